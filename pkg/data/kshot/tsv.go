@@ -1,0 +1,92 @@
+package kshot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// splitLines returns the lines of b as Python's open(path).readlines() does in
+// text mode: "\r\n" and a lone "\r" become "\n" (universal newlines), every
+// line keeps its "\n", and a last line without one is returned as it is. The
+// lines share one buffer.
+func splitLines(b []byte) ([][]byte, error) {
+	if !utf8.Valid(b) {
+		return nil, errors.New("not valid UTF-8")
+	}
+	norm := b
+	if bytes.IndexByte(b, '\r') >= 0 {
+		norm = make([]byte, 0, len(b))
+		for i := 0; i < len(b); i++ {
+			c := b[i]
+			if c == '\r' {
+				c = '\n'
+				if i+1 < len(b) && b[i+1] == '\n' {
+					i++
+				}
+			}
+			norm = append(norm, c)
+		}
+	}
+	lines := make([][]byte, 0, bytes.Count(norm, []byte{'\n'})+1)
+	for len(norm) > 0 {
+		i := bytes.IndexByte(norm, '\n')
+		if i < 0 {
+			lines = append(lines, norm)
+			break
+		}
+		lines = append(lines, norm[:i+1:i+1])
+		norm = norm[i+1:]
+	}
+	return lines, nil
+}
+
+// pyIsSpace reports whether Python's str.isspace holds for r (Go's
+// unicode.IsSpace plus the separators U+001C..U+001F).
+func pyIsSpace(r rune) bool {
+	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
+}
+
+// glueLabel returns the grouping label of one GLUE training line as LM-BFF's
+// get_label does (line.strip().split('\t') and the task's column), after
+// checking the column count. lineNo is 1-based, for messages.
+func glueLabel(t *taskSpec, line []byte) (string, error) {
+	raw := strings.TrimSuffix(string(line), "\n")
+	n := strings.Count(raw, "\t") + 1
+	switch {
+	case t.cols > 0 && n != t.cols:
+		return "", fmt.Errorf("%d tab-separated columns, want %d", n, t.cols)
+	case n < t.minCols:
+		return "", fmt.Errorf("%d tab-separated columns, want at least %d", n, t.minCols)
+	}
+	f := strings.Split(strings.TrimFunc(raw, pyIsSpace), "\t")
+	col := t.labelCol
+	if col < 0 {
+		col += len(f)
+	}
+	if col < 0 || col >= len(f) {
+		return "", fmt.Errorf("no label column %d", t.labelCol)
+	}
+	label := f[col]
+	if t.stsb {
+		if strings.ContainsAny(label, "xXpP_") {
+			return "", fmt.Errorf("score %q is not a number", label)
+		}
+		v, err := strconv.ParseFloat(label, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return "", fmt.Errorf("score %q is not a number", label)
+		}
+		if v < 2.5 {
+			return "0", nil
+		}
+		return "1", nil
+	}
+	if label == "" {
+		return "", errors.New("empty label")
+	}
+	return label, nil
+}
