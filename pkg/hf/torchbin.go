@@ -233,8 +233,12 @@ func ReadTorchBin(path string) (sd *StateDict, err error) {
 		return nil, fmt.Errorf("hf: torch bin: %w", err)
 	}
 	var obj any
+	var sig [4]byte
+	f.ReadAt(sig[:], 0) // a short file leaves sig zero
 	if zr, zerr := zip.NewReader(f, st.Size()); zerr == nil {
 		obj, _, err = loadZip(zr)
+	} else if string(sig[:]) == "PK\x03\x04" {
+		err = fmt.Errorf("zip archive is damaged or truncated: %v", zerr)
 	} else {
 		obj, _, err = loadLegacy(f, st.Size())
 	}
@@ -324,7 +328,7 @@ func loadZip(zr *zip.Reader) (any, map[string]*pStorage, error) {
 	}
 	obj, err := u.Load()
 	if err != nil {
-		return nil, nil, fmt.Errorf("data.pkl: %w", err)
+		return nil, nil, fmt.Errorf("data.pkl: %w%s", err, eofHint(err))
 	}
 	return obj, storages, nil
 }
@@ -432,12 +436,12 @@ func loadLegacy(f *os.File, size int64) (any, map[string]*pStorage, error) {
 	}
 	obj, err := u.Load()
 	if err != nil {
-		return nil, nil, fmt.Errorf("legacy pickle: %w", err)
+		return nil, nil, fmt.Errorf("legacy pickle: %w%s", err, eofHint(err))
 	}
 	ku := pickle.NewUnpickler(cr)
 	keyList, err := ku.Load()
 	if err != nil {
-		return nil, nil, fmt.Errorf("legacy storage key list: %w", err)
+		return nil, nil, fmt.Errorf("legacy storage key list: %w%s", err, eofHint(err))
 	}
 	list, ok := keyList.(*types.List)
 	if !ok {
@@ -696,4 +700,11 @@ func toInt64s(v any) ([]int64, error) {
 		out[i] = n
 	}
 	return out, nil
+}
+
+func eofHint(err error) string {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return " (truncated?)"
+	}
+	return ""
 }

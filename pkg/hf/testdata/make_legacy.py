@@ -9,7 +9,8 @@ It writes
   legacy.bin     torch.save(sd, _use_new_zipfile_serialization=False): the legacy pickle stream
   zip.bin        torch.save(sd): the zip format
   expected.json  for every key, in state-dict order: dtype, shape, and the row-major
-                 little-endian bytes of t.contiguous() as hex, computed here by torch;
+                 little-endian bytes of t.contiguous() as hex, computed here by torch
+                 (for F16/BF16 also the bytes of t.float());
                  plus which keys share a storage in the saved dict.
 
 The state dict covers tied tensors (the same tensor under two keys), views into a
@@ -74,6 +75,9 @@ for k, t in sd.items():
         "storage_offset": t.storage_offset(),
         "hex": raw_bytes(t).hex(),
     }
+    if t.dtype in (torch.float16, torch.bfloat16):
+        # torch's own widening to float32, to check pkg/hf's decoders.
+        expected[k]["float32_hex"] = raw_bytes(t.float()).hex()
 
 groups = collections.OrderedDict()
 for k, t in sd.items():
