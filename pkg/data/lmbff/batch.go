@@ -1,0 +1,123 @@
+package lmbff
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Batch is a collated batch, the reference's MyDataCollatorWithPadding
+// output as plain slices: rows padded on the right with the pad id to the
+// longest row of the batch. The model side turns the slices into tensors.
+type Batch struct {
+	// Size is the number of rows (B); Len the padded length (L).
+	Size, Len int
+	// InputIDs and AttentionMask are B×L, row-major.
+	InputIDs      []int64
+	AttentionMask []int64
+	// MaskPos is the <mask> index of each row (B); nil when no row has a
+	// mask (finetune mode).
+	MaskPos []int64
+	// Labels are the label indices (B); -1 where a row has none.
+	Labels []int64
+	// Targets are the regression labels (B); nil when every row has a
+	// class label.
+	Targets []float32
+}
+
+// Row returns row i of InputIDs.
+func (b *Batch) Row(i int) []int64 { return b.InputIDs[i*b.Len : (i+1)*b.Len] }
+
+// Collate pads features to the longest one (dynamic padding, pad on the
+// right with padID, attention mask 0 there) and gathers mask positions and
+// labels. The features must agree on having a mask or not.
+func Collate(fs []Feature, padID int) (Batch, error) {
+	if len(fs) == 0 {
+		return Batch{}, errors.New("lmbff: empty batch")
+	}
+	b := Batch{Size: len(fs)}
+	hasMask := fs[0].MaskPos >= 0
+	regression := false
+	for i, f := range fs {
+		if len(f.InputIDs) != len(f.AttentionMask) {
+			return Batch{}, fmt.Errorf("lmbff: batch row %d: %d ids but %d mask entries", i, len(f.InputIDs), len(f.AttentionMask))
+		}
+		if (f.MaskPos >= 0) != hasMask {
+			return Batch{}, fmt.Errorf("lmbff: batch row %d: mixes rows with and without <mask>", i)
+		}
+		if f.MaskPos >= len(f.InputIDs) {
+			return Batch{}, fmt.Errorf("lmbff: batch row %d: mask position %d beyond its %d tokens", i, f.MaskPos, len(f.InputIDs))
+		}
+		b.Len = max(b.Len, len(f.InputIDs))
+		regression = regression || f.LabelID < 0
+	}
+	b.InputIDs = make([]int64, b.Size*b.Len)
+	b.AttentionMask = make([]int64, b.Size*b.Len)
+	b.Labels = make([]int64, b.Size)
+	if hasMask {
+		b.MaskPos = make([]int64, b.Size)
+	}
+	if regression {
+		b.Targets = make([]float32, b.Size)
+	}
+	for i, f := range fs {
+		row := b.InputIDs[i*b.Len : (i+1)*b.Len]
+		mask := b.AttentionMask[i*b.Len : (i+1)*b.Len]
+		for j := range row {
+			if j < len(f.InputIDs) {
+				row[j], mask[j] = int64(f.InputIDs[j]), int64(f.AttentionMask[j])
+			} else {
+				row[j] = int64(padID)
+			}
+		}
+		b.Labels[i] = int64(f.LabelID)
+		if hasMask {
+			b.MaskPos[i] = int64(f.MaskPos)
+		}
+		if regression {
+			b.Targets[i] = float32(f.Target)
+		}
+	}
+	return b, nil
+}
+
+// Sampler cuts an epoch of n examples into batches: in a random order drawn
+// from Perm (one Perm.Permutation(n) per epoch), or in order when Perm is
+// nil. The order is deterministic for a seeded Perm. The reference's
+// RandomSampler draws torch.randperm from its own generator; a Permuter
+// doing that reproduces its order. Perm must not be the generator that
+// feeds Dataset.Get and the step seeds, which the reference keeps separate.
+type Sampler struct {
+	N, BatchSize int
+	// DropLast drops a last batch smaller than BatchSize (the reference
+	// keeps it).
+	DropLast bool
+	Perm     Permuter
+}
+
+// Epoch returns the next epoch's batches of example indices.
+func (s *Sampler) Epoch() ([][]int, error) {
+	if s.N <= 0 || s.BatchSize <= 0 {
+		return nil, fmt.Errorf("lmbff: sampler needs positive size and batch size (got %d, %d)", s.N, s.BatchSize)
+	}
+	var order []int
+	if s.Perm != nil {
+		order = s.Perm.Permutation(s.N)
+		if len(order) != s.N {
+			return nil, fmt.Errorf("lmbff: permuter returned %d indices for %d examples", len(order), s.N)
+		}
+	} else {
+		order = make([]int, s.N)
+		for i := range order {
+			order[i] = i
+		}
+	}
+	var out [][]int
+	for start := 0; start < s.N; start += s.BatchSize {
+		end := min(start+s.BatchSize, s.N)
+		if end-start < s.BatchSize && s.DropLast {
+			break
+		}
+		out = append(out, order[start:end])
+	}
+	return out, nil
+}
