@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# build.sh: builds the libtorch shim (build/lib/libmzshim.so) and bin/mezo.
+# It installs nothing. libtorch is looked for, in this order:
+#   1. $LIBTORCH: an unpacked libtorch (CPU or CUDA; CUDA when lib/libtorch_cuda.so exists)
+#   2. Debian's libtorch-dev (1.13, CPU): /usr/include/torch and libtorch.so in the multiarch lib dir
+#   3. the libtorch inside a Python torch install, asked of $PYTHON or /usr/bin/python3
+# The Go binary links only the shim's C ABI; bin/mezo finds the shim through an
+# rpath ($ORIGIN/../build/lib), and the shim finds libtorch through its own rpath.
+# Environment: LIBTORCH, PYTHON, JOBS (parallel compile jobs), GO (go command).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+GO=${GO:-go}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+die() { echo "build.sh: $*" >&2; exit 1; }
+
+# abi_of LIBDIR: prints 1 when libc10 uses the C++11 string ABI, else 0.
+abi_of() {
+  local n
+  n=$(nm -DC "$1/libc10.so" 2>/dev/null | grep -c '__cxx11' || true)
+  if [ "${n:-0}" -gt 0 ]; then echo 1; else echo 0; fi
+}
+
+flavour=""
+if [ -n "${LIBTORCH:-}" ]; then
+  [ -d "$LIBTORCH/include" ] && [ -d "$LIBTORCH/lib" ] || die "LIBTORCH=$LIBTORCH has no include/ and lib/"
+  inc="$LIBTORCH/include"; lib="$LIBTORCH/lib"; flavour="LIBTORCH"
+elif [ -f /usr/include/torch/csrc/api/include/torch/torch.h ] && \
+     lib=$(dirname "$(ls /usr/lib/*/libtorch.so /usr/lib/libtorch.so 2>/dev/null | head -n1)" 2>/dev/null) && \
+     [ -f "$lib/libtorch.so" ]; then
+  inc=/usr/include; flavour="debian"
+else
+  py=${PYTHON:-/usr/bin/python3}
+  tdir=$("$py" -c 'import torch,os;print(os.path.dirname(torch.__file__))' 2>/dev/null) || \
+    die "no libtorch found: set LIBTORCH, or apt-get install libtorch-dev, or install torch for ${py}"
+  inc="$tdir/include"; lib="$tdir/lib"; flavour="python:$py"
+fi
+
+cuda=0
+[ -f "$lib/libtorch_cuda.so" ] && cuda=1
+abi=$(abi_of "$lib")
+cxxflags="-I$inc -I$inc/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=$abi"
+ldflags="-L$lib -Wl,-rpath,$lib -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10"
+if [ "$cuda" = 1 ]; then
+  cxxflags="$cxxflags -DMZ_WITH_CUDA"
+  ldflags="$ldflags -ltorch_cuda -lc10_cuda"
+  # CUDA headers (cuda_runtime_api.h) come with the CUDA toolkit.
+  for d in "${CUDA_HOME:-/usr/local/cuda}/include" /usr/local/cuda/include; do
+    [ -d "$d" ] && cxxflags="$cxxflags -I$d"
+  done
+fi
+ldflags="$ldflags -Wl,--as-needed"
+
+echo "build.sh: libtorch from $flavour ($lib), cuda=$cuda, cxx11 abi=$abi"
+key=$(printf '%s' "$lib $cxxflags" | md5sum | cut -c1-12)
+make -s -C cgo/shim -j"$JOBS" OBJDIR="$ROOT/build/obj/$key" OUT="$ROOT/build/lib/libmzshim.so" \
+  TORCH_CXXFLAGS="$cxxflags" TORCH_LDFLAGS="$ldflags"
+
+mkdir -p bin
+CGO_LDFLAGS="${CGO_LDFLAGS:-} -Wl,-rpath,\$ORIGIN/../build/lib" "$GO" build -o bin/mezo ./cmd/mezo
+echo "build.sh: built build/lib/libmzshim.so and bin/mezo"

@@ -1,0 +1,89 @@
+// common.h: handle types and the error boundary shared by the shim's files.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mz.h"
+
+struct mz_tensor_s {
+  at::Tensor t;
+};
+
+// mz_params_s holds references to a list of tensors plus scratch buffers,
+// one per (device, dtype), sized to the largest tensor of that kind.
+struct mz_params_s {
+  std::vector<at::Tensor> ts;
+  std::vector<at::Tensor> scratch;   // reused by perturb/update
+  std::vector<at::Tensor> scratch2;  // second buffer: weight-decay term
+};
+
+namespace mz {
+
+inline char *dup(const std::string &s) {
+  char *p = static_cast<char *>(std::malloc(s.size() + 1));
+  if (p) std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+inline mz_tensor wrap(at::Tensor t) { return new mz_tensor_s{std::move(t)}; }
+
+inline at::Tensor &T(mz_tensor h) {
+  if (h == nullptr) throw std::invalid_argument("nil tensor handle");
+  if (!h->t.defined()) throw std::invalid_argument("undefined tensor");
+  return h->t;
+}
+
+inline at::Device device(int type, int64_t index) {
+  if (type == MZ_CPU) return at::Device(at::kCPU);
+  if (type == MZ_CUDA) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  throw std::invalid_argument("unknown device type " + std::to_string(type));
+}
+
+inline at::ScalarType dtype(int d) {
+  switch (d) {
+    case MZ_U8: case MZ_I8: case MZ_I16: case MZ_I32: case MZ_I64:
+    case MZ_F16: case MZ_F32: case MZ_F64: case MZ_BOOL: case MZ_BF16:
+      return static_cast<at::ScalarType>(d);
+  }
+  throw std::invalid_argument("unknown dtype code " + std::to_string(d));
+}
+
+inline at::IntArrayRef shape(const int64_t *s, int64_t rank) {
+  if (rank < 0) throw std::invalid_argument("negative rank");
+  return at::IntArrayRef(s, static_cast<size_t>(rank));
+}
+
+// ModeGuard applies a grad mode for the duration of one shim call.
+struct ModeGuard {
+  explicit ModeGuard(int mode) : grad(mode == MZ_GRAD) {
+    if (mode != MZ_NO_GRAD && mode != MZ_GRAD && mode != MZ_INFERENCE)
+      throw std::invalid_argument("unknown grad mode " + std::to_string(mode));
+    // InferenceMode(false) would switch grad mode on, so construct it only
+    // when asked for.
+    if (mode == MZ_INFERENCE) inference.emplace(true);
+  }
+  c10::AutoGradMode grad;
+  c10::optional<c10::InferenceMode> inference;
+};
+
+}  // namespace mz
+
+// MZ_TRY wraps a function body: success returns NULL, every exception
+// becomes an error string owned by the caller (freed with mz_free).
+#define MZ_TRY(...)                                                   \
+  try {                                                               \
+    __VA_ARGS__;                                                      \
+    return nullptr;                                                   \
+  } catch (const c10::Error &e) {                                     \
+    return mz::dup(e.what_without_backtrace());                       \
+  } catch (const std::exception &e) {                                 \
+    return mz::dup(e.what());                                         \
+  } catch (...) {                                                     \
+    return mz::dup("unknown C++ exception");                          \
+  }

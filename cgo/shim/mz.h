@@ -1,0 +1,196 @@
+/*
+ * mz.h: the C ABI of gomezo's libtorch shim (libmzshim.so).
+ *
+ * Pure C, so Go (cgo) links only this ABI and never libtorch's C++ symbols:
+ * a Go binary built against one shim runs against a shim built elsewhere,
+ * against another libtorch (1.13 CPU here, 2.x CUDA on GPU hosts).
+ *
+ * Conventions
+ *  - Handles are opaque. mz_tensor owns one reference to a libtorch tensor;
+ *    free it with mz_tensor_free. mz_params owns references to a list of
+ *    parameter tensors plus reusable scratch buffers; free with mz_params_free.
+ *  - Every function returns NULL on success or an error message allocated by
+ *    the shim (free it with mz_free). The shim catches c10::Error (message
+ *    without backtrace), std::exception and anything else.
+ *  - Outputs are written through pointer arguments only on success.
+ *  - Grad mode is never left in thread-local state between calls: functions
+ *    that compute take `mode` (MZ_NO_GRAD, MZ_GRAD, MZ_INFERENCE) and apply it
+ *    for the duration of the call, so goroutines migrating between OS threads
+ *    cannot observe a stale mode. Tensors live on the device they are created
+ *    on; ops run on their inputs' device (libtorch guards the CUDA device per
+ *    op), so no current-device state is relied upon either.
+ *  - Shapes are int64 arrays with an explicit rank.
+ */
+#ifndef MZ_SHIM_H
+#define MZ_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mz_tensor_s *mz_tensor;
+typedef struct mz_params_s *mz_params;
+typedef char *mz_err;
+
+/* Grad modes, applied per call. */
+enum { MZ_NO_GRAD = 0, MZ_GRAD = 1, MZ_INFERENCE = 2 };
+
+/* Dtypes: values of c10::ScalarType. */
+enum {
+  MZ_U8 = 0, MZ_I8 = 1, MZ_I16 = 2, MZ_I32 = 3, MZ_I64 = 4,
+  MZ_F16 = 5, MZ_F32 = 6, MZ_F64 = 7, MZ_BOOL = 11, MZ_BF16 = 15
+};
+
+/* Devices: type MZ_CPU or MZ_CUDA with an index (-1: default). */
+enum { MZ_CPU = 0, MZ_CUDA = 1 };
+
+void mz_free(void *p);
+
+/* ---- runtime (runtime.cpp) ---- */
+/* version: "1.13.0"; writes into buf (NUL-terminated, truncated to n). */
+mz_err mz_version(char *buf, size_t n);
+mz_err mz_cuda_device_count(int64_t *count);
+/* built_with_cuda: 1 if this libtorch has CUDA kernels compiled in. */
+mz_err mz_built_with_cuda(int *yes);
+mz_err mz_cudnn_available(int *yes);
+mz_err mz_set_num_threads(int64_t n);
+mz_err mz_get_num_threads(int64_t *n);
+mz_err mz_set_num_interop_threads(int64_t n);
+mz_err mz_get_num_interop_threads(int64_t *n);
+mz_err mz_manual_seed(uint64_t seed);
+/* parallel_info: libtorch's description of its threading backends. Free *out. */
+mz_err mz_parallel_info(char **out);
+mz_err mz_cuda_synchronize(int64_t device);
+/* cuda_memory: bytes allocated / peak on a CUDA device (0 on CPU builds). */
+mz_err mz_cuda_memory(int64_t device, int64_t *allocated, int64_t *peak);
+
+/* ---- tensors (tensor.cpp) ---- */
+mz_err mz_tensor_free(mz_tensor t);
+/* from_data copies nbytes from data (dtype, row-major) into a new tensor on
+ * (dev_type, dev_index). */
+mz_err mz_from_data(const void *data, size_t nbytes, const int64_t *shape,
+                    int64_t rank, int dtype, int dev_type, int64_t dev_index,
+                    mz_tensor *out);
+/* to_data copies the tensor (converted to its own dtype, contiguous, on CPU)
+ * into data, which must hold exactly numel*element_size bytes. */
+mz_err mz_to_data(mz_tensor t, void *data, size_t nbytes);
+mz_err mz_zeros(const int64_t *shape, int64_t rank, int dtype, int dev_type,
+                int64_t dev_index, mz_tensor *out);
+mz_err mz_ones(const int64_t *shape, int64_t rank, int dtype, int dev_type,
+               int64_t dev_index, mz_tensor *out);
+mz_err mz_full(const int64_t *shape, int64_t rank, double value, int dtype,
+               int dev_type, int64_t dev_index, mz_tensor *out);
+mz_err mz_arange(int64_t n, int dtype, int dev_type, int64_t dev_index,
+                 mz_tensor *out);
+/* randn with a generator seeded once (torch.manual_seed stream on CPU). */
+mz_err mz_randn(const int64_t *shape, int64_t rank, uint64_t seed, int dtype,
+                int dev_type, int64_t dev_index, mz_tensor *out);
+mz_err mz_rank(mz_tensor t, int64_t *rank);
+/* shape writes min(rank, cap) sizes. */
+mz_err mz_shape(mz_tensor t, int64_t *shape, int64_t cap);
+mz_err mz_dtype(mz_tensor t, int *dtype);
+mz_err mz_device(mz_tensor t, int *dev_type, int64_t *dev_index);
+mz_err mz_numel(mz_tensor t, int64_t *n);
+mz_err mz_item_double(mz_tensor t, double *v);
+mz_err mz_item_int64(mz_tensor t, int64_t *v);
+/* shallow: a new handle sharing the same tensor (same storage, autograd). */
+mz_err mz_shallow(mz_tensor t, mz_tensor *out);
+mz_err mz_clone(mz_tensor t, int mode, mz_tensor *out);
+mz_err mz_detach(mz_tensor t, mz_tensor *out);
+mz_err mz_to(mz_tensor t, int dtype, int dev_type, int64_t dev_index,
+             int mode, mz_tensor *out);
+/* copy_ copies src into dst in place (no grad). */
+mz_err mz_copy_(mz_tensor dst, mz_tensor src);
+mz_err mz_set_requires_grad(mz_tensor t, int yes);
+mz_err mz_requires_grad(mz_tensor t, int *yes);
+/* grad: the .grad of t, or *out = NULL when it has none. */
+mz_err mz_grad(mz_tensor t, mz_tensor *out);
+mz_err mz_backward(mz_tensor loss);
+mz_err mz_equal(mz_tensor a, mz_tensor b, int *yes);
+/* format: libtorch's printout of t. Free *out. */
+mz_err mz_format(mz_tensor t, char **out);
+
+/* ---- ops (ops.cpp): every op takes the grad mode it runs under ---- */
+mz_err mz_add(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
+mz_err mz_sub(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
+mz_err mz_mul(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
+mz_err mz_div(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
+mz_err mz_add_scalar(int mode, mz_tensor a, double s, mz_tensor *out);
+mz_err mz_mul_scalar(int mode, mz_tensor a, double s, mz_tensor *out);
+/* rsub_scalar: s - a. */
+mz_err mz_rsub_scalar(int mode, mz_tensor a, double s, mz_tensor *out);
+mz_err mz_matmul(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
+/* linear: x·Wᵀ + b (b may be NULL). */
+mz_err mz_linear(int mode, mz_tensor x, mz_tensor w, mz_tensor b, mz_tensor *out);
+mz_err mz_embedding(int mode, mz_tensor weight, mz_tensor ids, mz_tensor *out);
+mz_err mz_layer_norm(int mode, mz_tensor x, mz_tensor w, mz_tensor b, double eps,
+                     mz_tensor *out);
+/* gelu: exact (erf) GELU; gelu_tanh: the tanh approximation. */
+mz_err mz_gelu(int mode, mz_tensor x, int tanh_approx, mz_tensor *out);
+mz_err mz_relu(int mode, mz_tensor x, mz_tensor *out);
+mz_err mz_tanh(int mode, mz_tensor x, mz_tensor *out);
+mz_err mz_softmax(int mode, mz_tensor x, int64_t dim, mz_tensor *out);
+mz_err mz_log_softmax(int mode, mz_tensor x, int64_t dim, mz_tensor *out);
+/* dropout: training-mode dropout with probability p from the generator
+ * seeded by seed (a fresh generator per call, so masks are reproducible). */
+mz_err mz_dropout(int mode, mz_tensor x, double p, uint64_t seed, mz_tensor *out);
+mz_err mz_reshape(int mode, mz_tensor x, const int64_t *shape, int64_t rank,
+                  mz_tensor *out);
+mz_err mz_permute(int mode, mz_tensor x, const int64_t *dims, int64_t rank,
+                  mz_tensor *out);
+mz_err mz_transpose(int mode, mz_tensor x, int64_t d0, int64_t d1, mz_tensor *out);
+mz_err mz_contiguous(int mode, mz_tensor x, mz_tensor *out);
+mz_err mz_index_select(int mode, mz_tensor x, int64_t dim, mz_tensor idx,
+                       mz_tensor *out);
+mz_err mz_narrow(int mode, mz_tensor x, int64_t dim, int64_t start, int64_t len,
+                 mz_tensor *out);
+mz_err mz_select(int mode, mz_tensor x, int64_t dim, int64_t index, mz_tensor *out);
+mz_err mz_cat(int mode, const mz_tensor *xs, int64_t n, int64_t dim, mz_tensor *out);
+mz_err mz_cumsum(int mode, mz_tensor x, int64_t dim, mz_tensor *out);
+mz_err mz_ne_scalar(int mode, mz_tensor x, double s, mz_tensor *out);
+mz_err mz_eq(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
+mz_err mz_argmax(int mode, mz_tensor x, int64_t dim, mz_tensor *out);
+/* sum / mean over all elements (dim < 0 and keep ignored) or over dim. */
+mz_err mz_sum(int mode, mz_tensor x, int64_t dim, int all, mz_tensor *out);
+mz_err mz_mean(int mode, mz_tensor x, int64_t dim, int all, mz_tensor *out);
+/* cross_entropy: mean CE of logits [B,C] against int64 labels [B]. */
+mz_err mz_cross_entropy(int mode, mz_tensor logits, mz_tensor labels, mz_tensor *out);
+mz_err mz_mse_loss(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
+/* attention_mask_bias: (1 - mask) * finfo(dtype).min as [B,1,1,L] in dtype. */
+mz_err mz_attention_mask_bias(int mode, mz_tensor mask, int dtype, mz_tensor *out);
+/* gather_rows: x[arange(B), pos] for x [B,L,H] and pos [B] → [B,H]. */
+mz_err mz_gather_rows(int mode, mz_tensor x, mz_tensor pos, mz_tensor *out);
+mz_err mz_one_hot(int mode, mz_tensor labels, int64_t classes, mz_tensor *out);
+mz_err mz_max_abs_diff(mz_tensor a, mz_tensor b, double *out);
+
+/* ---- parameter lists (params.cpp): one call per pass over all parameters ---- */
+/* params_new: a list holding references to n tensors, in order. */
+mz_err mz_params_new(const mz_tensor *ts, int64_t n, mz_params *out);
+mz_err mz_params_free(mz_params p);
+/* perturb: for each tensor p in order, z ~ N(0,1) of p's shape from one
+ * generator seeded once with seed on p's device (the reference's
+ * torch.manual_seed(seed); torch.normal(...) stream), then
+ *   p ← p + (scale·z)·eps      (the reference's rounding: two float products)
+ * Uses one reusable scratch buffer per device and dtype. */
+mz_err mz_params_perturb(mz_params p, uint64_t seed, double scale, double eps);
+/* update: the efficient MeZO update with the same z stream:
+ *   p ← p − lr·(g·z + wd·p)   (wd = 0 skips the decay term) */
+mz_err mz_params_update(mz_params p, uint64_t seed, double g, double lr, double wd);
+/* zero_grad: set every .grad to zero (or drop it when set_to_none). */
+mz_err mz_params_zero_grad(mz_params p, int set_to_none);
+/* norms: the L2 norm of every tensor (or of its .grad when of_grad),
+ * written to out[0..n). */
+mz_err mz_params_norms(mz_params p, int of_grad, double *out);
+/* numel: the total number of elements of the list. */
+mz_err mz_params_numel(mz_params p, int64_t *n);
+/* snapshot: a deep copy of every tensor; copy_from: copy values back. */
+mz_err mz_params_snapshot(mz_params p, mz_params *out);
+mz_err mz_params_copy_from(mz_params dst, mz_params src);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MZ_SHIM_H */

@@ -1,0 +1,166 @@
+// params.cpp: passes over a whole parameter list in one call: seeded
+// perturbation and the MeZO update (the z stream regenerated, never stored),
+// gradient zeroing, norms, snapshots.
+#include <cmath>
+#include <utility>
+
+#include "common.h"
+
+namespace mz {
+at::Generator seeded_generator(const at::Device &dev, uint64_t seed);
+}
+
+namespace {
+
+// scratch returns a contiguous buffer with p's shape, device and dtype, a view
+// of a buffer kept in pool (one per device and dtype, grown to the largest
+// tensor seen), so a pass allocates nothing parameter-sized after the first.
+at::Tensor scratch(std::vector<at::Tensor> &pool, const at::Tensor &p) {
+  for (auto &b : pool) {
+    if (b.device() == p.device() && b.scalar_type() == p.scalar_type()) {
+      if (b.numel() < p.numel()) b = at::empty({p.numel()}, p.options().requires_grad(false));
+      return b.narrow(0, 0, p.numel()).view(p.sizes());
+    }
+  }
+  pool.push_back(at::empty({p.numel()}, p.options().requires_grad(false)));
+  return pool.back().view(p.sizes());
+}
+
+// Stream draws z for the tensors of a list in order, one generator per device
+// seeded once per pass: on CPU this is bit for bit the reference's
+// torch.manual_seed(seed) followed by torch.normal(0, 1, size=p.shape) per
+// tensor.
+struct Stream {
+  uint64_t seed;
+  std::vector<std::pair<at::Device, at::Generator>> gens;
+
+  at::Generator &gen(const at::Device &d) {
+    for (auto &g : gens)
+      if (g.first == d) return g.second;
+    gens.emplace_back(d, mz::seeded_generator(d, seed));
+    return gens.back().second;
+  }
+
+  // draw fills buf (shape of p) with z.
+  void draw(at::Tensor &buf) { buf.normal_(0.0, 1.0, gen(buf.device())); }
+};
+
+mz_params_s &P(mz_params p) {
+  if (p == nullptr) throw std::invalid_argument("nil parameter list");
+  return *p;
+}
+
+}  // namespace
+
+extern "C" {
+
+mz_err mz_params_new(const mz_tensor *ts, int64_t n, mz_params *out) {
+  MZ_TRY({
+    auto *p = new mz_params_s();
+    p->ts.reserve(static_cast<size_t>(n));
+    try {
+      for (int64_t i = 0; i < n; i++) p->ts.push_back(mz::T(ts[i]));
+    } catch (...) {
+      delete p;
+      throw;
+    }
+    *out = p;
+  })
+}
+
+mz_err mz_params_free(mz_params p) { MZ_TRY({ delete p; }) }
+
+mz_err mz_params_perturb(mz_params h, uint64_t seed, double scale, double eps) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto &p = P(h);
+    Stream s{seed, {}};
+    for (auto &t : p.ts) {
+      auto z = scratch(p.scratch, t);
+      s.draw(z);
+      // The reference computes param + scale * z * eps: two rounded products,
+      // then the sum. scale = 1 is exact and skipped.
+      if (scale != 1.0) z.mul_(scale);
+      z.mul_(eps);
+      t.add_(z);
+    }
+  })
+}
+
+mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double wd) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto &p = P(h);
+    Stream s{seed, {}};
+    for (auto &t : p.ts) {
+      auto z = scratch(p.scratch, t);
+      s.draw(z);
+      // param - lr * (g * z + wd * param), rounded as the reference rounds it.
+      z.mul_(g);
+      if (wd != 0.0) {
+        auto d = scratch(p.scratch2, t);
+        at::mul_out(d, t, wd);
+        z.add_(d);
+      }
+      z.mul_(lr);
+      t.sub_(z);
+    }
+  })
+}
+
+mz_err mz_params_zero_grad(mz_params h, int set_to_none) {
+  MZ_TRY({
+    for (auto &t : P(h).ts) {
+      auto &g = t.mutable_grad();
+      if (!g.defined()) continue;
+      if (set_to_none) {
+        g.reset();
+      } else {
+        g.detach_();
+        g.zero_();
+      }
+    }
+  })
+}
+
+mz_err mz_params_norms(mz_params h, int of_grad, double *out) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto &p = P(h);
+    for (size_t i = 0; i < p.ts.size(); i++) {
+      const auto &t = of_grad ? p.ts[i].grad() : p.ts[i];
+      out[i] = t.defined() ? t.norm().item<double>() : 0.0;
+    }
+  })
+}
+
+mz_err mz_params_numel(mz_params h, int64_t *n) {
+  MZ_TRY({
+    int64_t total = 0;
+    for (auto &t : P(h).ts) total += t.numel();
+    *n = total;
+  })
+}
+
+mz_err mz_params_snapshot(mz_params h, mz_params *out) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto *c = new mz_params_s();
+    for (auto &t : P(h).ts) c->ts.push_back(t.detach().clone());
+    *out = c;
+  })
+}
+
+mz_err mz_params_copy_from(mz_params dst, mz_params src) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto &d = P(dst);
+    auto &s = P(src);
+    if (d.ts.size() != s.ts.size())
+      throw std::invalid_argument("copy_from: lists of " + std::to_string(d.ts.size()) + " and " +
+                                  std::to_string(s.ts.size()) + " tensors");
+    for (size_t i = 0; i < d.ts.size(); i++) d.ts[i].copy_(s.ts[i]);
+  })
+}
+
+}  // extern "C"

@@ -1,0 +1,81 @@
+// runtime.cpp: version, devices, threads, global seed.
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include "common.h"
+
+extern "C" {
+
+void mz_free(void *p) { std::free(p); }
+
+mz_err mz_version(char *buf, size_t n) {
+  MZ_TRY({
+    std::string v = TORCH_VERSION;
+    if (n > 0) {
+      std::strncpy(buf, v.c_str(), n - 1);
+      buf[n - 1] = 0;
+    }
+  })
+}
+
+mz_err mz_cuda_device_count(int64_t *count) {
+  MZ_TRY({
+    *count = at::hasCUDA() ? static_cast<int64_t>(at::detail::getCUDAHooks().getNumGPUs()) : 0;
+  })
+}
+
+mz_err mz_built_with_cuda(int *yes) {
+  MZ_TRY({ *yes = at::detail::getCUDAHooks().hasCUDA() || at::hasCUDA() ? 1 : 0; })
+}
+
+mz_err mz_cudnn_available(int *yes) { MZ_TRY({ *yes = at::globalContext().hasCuDNN() ? 1 : 0; }) }
+
+mz_err mz_set_num_threads(int64_t n) {
+  MZ_TRY({
+    if (n < 1) throw std::invalid_argument("thread count must be at least 1");
+    at::set_num_threads(static_cast<int>(n));
+  })
+}
+
+mz_err mz_get_num_threads(int64_t *n) { MZ_TRY({ *n = at::get_num_threads(); }) }
+
+mz_err mz_set_num_interop_threads(int64_t n) {
+  MZ_TRY({
+    if (n < 1) throw std::invalid_argument("thread count must be at least 1");
+    at::set_num_interop_threads(static_cast<int>(n));
+  })
+}
+
+mz_err mz_get_num_interop_threads(int64_t *n) { MZ_TRY({ *n = at::get_num_interop_threads(); }) }
+
+mz_err mz_manual_seed(uint64_t seed) { MZ_TRY({ at::manual_seed(seed); }) }
+
+mz_err mz_parallel_info(char **out) { MZ_TRY({ *out = mz::dup(at::get_parallel_info()); }) }
+
+mz_err mz_cuda_synchronize(int64_t device) {
+  MZ_TRY({
+    if (!at::hasCUDA()) throw std::runtime_error("CUDA is not available");
+    at::detail::getCUDAHooks().deviceSynchronize(static_cast<c10::DeviceIndex>(device));
+  })
+}
+
+}  // extern "C"
+
+#ifdef MZ_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+extern "C" mz_err mz_cuda_memory(int64_t device, int64_t *allocated, int64_t *peak) {
+  MZ_TRY({
+#ifdef MZ_WITH_CUDA
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+    auto agg = static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE);
+    *allocated = stats.allocated_bytes[agg].current;
+    *peak = stats.allocated_bytes[agg].peak;
+#else
+    (void)device;
+    *allocated = 0;
+    *peak = 0;
+#endif
+  })
+}

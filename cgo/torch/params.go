@@ -1,0 +1,154 @@
+package torch
+
+/*
+#include "mz.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// ParamList is an ordered list of parameter tensors on which whole passes
+// run in one shim call each: seeded perturbation, the MeZO update, gradient
+// zeroing, norms. It holds its own references to the tensors (closing the
+// Tensors that built it does not free them) and reusable scratch buffers,
+// one per device and dtype, sized to the largest tensor. Close releases both.
+// A ParamList is not safe for concurrent use.
+type ParamList struct {
+	h C.mz_params
+	n int
+}
+
+// NewParamList makes a list of ts, in order.
+func NewParamList(ts []*Tensor) (*ParamList, error) {
+	hs := make([]C.mz_tensor, len(ts))
+	for i, t := range ts {
+		if t.Closed() {
+			return nil, fmt.Errorf("torch: parameter list: tensor %d is nil or closed", i)
+		}
+		hs[i] = t.h
+	}
+	var p *C.mz_tensor
+	if len(hs) > 0 {
+		p = (*C.mz_tensor)(unsafe.Pointer(&hs[0]))
+	}
+	var out C.mz_params
+	if err := check("params_new", C.mz_params_new(p, C.int64_t(len(hs)), &out)); err != nil {
+		return nil, err
+	}
+	return &ParamList{h: out, n: len(ts)}, nil
+}
+
+// Len is the number of tensors.
+func (p *ParamList) Len() int { return p.n }
+
+// Close releases the list's references and buffers (idempotent).
+func (p *ParamList) Close() error {
+	if p == nil || p.h == nil {
+		return nil
+	}
+	h := p.h
+	p.h = nil
+	return check("params_free", C.mz_params_free(h))
+}
+
+func (p *ParamList) handle() (C.mz_params, error) {
+	if p == nil || p.h == nil {
+		return nil, ErrClosed
+	}
+	return p.h, nil
+}
+
+// Perturb applies θ ← θ + (scale·z)·eps to every tensor in order, with z
+// drawn from one generator seeded once with seed and consumed tensor by
+// tensor: on the CPU, z is bit for bit the reference's
+// torch.manual_seed(seed); torch.normal(0, 1, size=p.shape) for each p, and
+// the arithmetic rounds as the reference's p + scale*z*eps does.
+func (p *ParamList) Perturb(seed uint64, scale, eps float64) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_perturb", C.mz_params_perturb(h, C.uint64_t(seed), C.double(scale), C.double(eps)))
+}
+
+// Update applies the efficient MeZO update θ ← θ − lr·(g·z + wd·θ) with the
+// z stream of seed (as Perturb draws it). wd = 0 skips the decay term.
+func (p *ParamList) Update(seed uint64, g, lr, wd float64) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_update", C.mz_params_update(h, C.uint64_t(seed), C.double(g), C.double(lr), C.double(wd)))
+}
+
+// ZeroGrad zeroes every .grad, or drops it when setToNone.
+func (p *ParamList) ZeroGrad(setToNone bool) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	v := C.int(0)
+	if setToNone {
+		v = 1
+	}
+	return check("params_zero_grad", C.mz_params_zero_grad(h, v))
+}
+
+// Norms returns the L2 norm of every tensor (of its .grad when ofGrad; 0 for
+// a tensor without one).
+func (p *ParamList) Norms(ofGrad bool) ([]float64, error) {
+	h, err := p.handle()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, p.n)
+	if p.n == 0 {
+		return out, nil
+	}
+	v := C.int(0)
+	if ofGrad {
+		v = 1
+	}
+	err = check("params_norms", C.mz_params_norms(h, v, (*C.double)(unsafe.Pointer(&out[0]))))
+	return out, err
+}
+
+// Numel is the total number of elements.
+func (p *ParamList) Numel() (int64, error) {
+	h, err := p.handle()
+	if err != nil {
+		return 0, err
+	}
+	var n C.int64_t
+	err = check("params_numel", C.mz_params_numel(h, &n))
+	return int64(n), err
+}
+
+// Snapshot returns a list of deep copies of the tensors.
+func (p *ParamList) Snapshot() (*ParamList, error) {
+	h, err := p.handle()
+	if err != nil {
+		return nil, err
+	}
+	var out C.mz_params
+	if err := check("params_snapshot", C.mz_params_snapshot(h, &out)); err != nil {
+		return nil, err
+	}
+	return &ParamList{h: out, n: p.n}, nil
+}
+
+// CopyFrom copies the values of src's tensors into p's, pairwise.
+func (p *ParamList) CopyFrom(src *ParamList) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	s, err := src.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_copy_from", C.mz_params_copy_from(h, s))
+}

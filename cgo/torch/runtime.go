@@ -1,0 +1,92 @@
+package torch
+
+/*
+#include <stdlib.h>
+#include "mz.h"
+*/
+import "C"
+
+import "unsafe"
+
+// Version returns libtorch's version, e.g. "1.13.0".
+func Version() (string, error) {
+	buf := make([]byte, 64)
+	if err := check("version", C.mz_version((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))); err != nil {
+		return "", err
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), nil
+}
+
+// BuiltWithCUDA reports whether the libtorch under the shim has CUDA kernels.
+func BuiltWithCUDA() (bool, error) {
+	var y C.int
+	err := check("built_with_cuda", C.mz_built_with_cuda(&y))
+	return y != 0, err
+}
+
+// CUDADeviceCount is the number of usable CUDA devices (0 on CPU builds).
+func CUDADeviceCount() (int, error) {
+	var n C.int64_t
+	err := check("cuda_device_count", C.mz_cuda_device_count(&n))
+	return int(n), err
+}
+
+// CuDNNAvailable reports whether cuDNN is usable.
+func CuDNNAvailable() (bool, error) {
+	var y C.int
+	err := check("cudnn_available", C.mz_cudnn_available(&y))
+	return y != 0, err
+}
+
+// SetNumThreads sets libtorch's intra-op thread count (process-wide).
+func SetNumThreads(n int) error { return check("set_num_threads", C.mz_set_num_threads(C.int64_t(n))) }
+
+// NumThreads returns libtorch's intra-op thread count.
+func NumThreads() (int, error) {
+	var n C.int64_t
+	err := check("get_num_threads", C.mz_get_num_threads(&n))
+	return int(n), err
+}
+
+// SetNumInteropThreads sets the inter-op pool size; libtorch allows it only
+// once, before any inter-op work.
+func SetNumInteropThreads(n int) error {
+	return check("set_num_interop_threads", C.mz_set_num_interop_threads(C.int64_t(n)))
+}
+
+// NumInteropThreads returns the inter-op pool size.
+func NumInteropThreads() (int, error) {
+	var n C.int64_t
+	err := check("get_num_interop_threads", C.mz_get_num_interop_threads(&n))
+	return int(n), err
+}
+
+// ManualSeed seeds libtorch's global generators (CPU and every CUDA device),
+// as torch.manual_seed does.
+func ManualSeed(seed uint64) error { return check("manual_seed", C.mz_manual_seed(C.uint64_t(seed))) }
+
+// ParallelInfo is libtorch's description of its threading backends.
+func ParallelInfo() (string, error) {
+	var p *C.char
+	if err := check("parallel_info", C.mz_parallel_info(&p)); err != nil {
+		return "", err
+	}
+	defer C.mz_free(unsafe.Pointer(p))
+	return C.GoString(p), nil
+}
+
+// Synchronize waits for the work queued on a CUDA device; a no-op on the CPU.
+func Synchronize(d Device) error {
+	if !d.CUDA {
+		return nil
+	}
+	return check("cuda_synchronize", C.mz_cuda_synchronize(C.int64_t(d.Index)))
+}
+
+// CUDAMemory returns the bytes allocated now and at peak on a CUDA device
+// (zeros on CPU builds).
+func CUDAMemory(d Device) (allocated, peak int64, err error) {
+	var a, p C.int64_t
+	err = check("cuda_memory", C.mz_cuda_memory(C.int64_t(d.Index), &a, &p))
+	return int64(a), int64(p), err
+}

@@ -1,0 +1,104 @@
+package torch
+
+/*
+#include "mz.h"
+*/
+import "C"
+
+import "fmt"
+
+// Scope runs ops under one grad mode and owns the tensors they return: Close
+// frees them all, except those handed out with Keep. A forward pass makes
+// its intermediates in a scope and keeps only its outputs.
+//
+// Errors are sticky: the first failing op records its error, returns nil,
+// and every later op of the scope returns nil without calling libtorch. Check
+// Err once after a sequence of ops. A Scope is not safe for concurrent use.
+type Scope struct {
+	mode  Mode
+	owned []*Tensor
+	err   error
+}
+
+// NewScope returns a scope whose ops run under mode.
+func NewScope(mode Mode) *Scope { return &Scope{mode: mode} }
+
+// Mode is the grad mode of the scope's ops.
+func (s *Scope) Mode() Mode { return s.mode }
+
+// Err returns the first error of the scope's ops, or nil.
+func (s *Scope) Err() error { return s.err }
+
+// Fail records err (when it is the first) so the scope stops computing.
+func (s *Scope) Fail(err error) {
+	if s.err == nil && err != nil {
+		s.err = err
+	}
+}
+
+// Failf records a formatted error.
+func (s *Scope) Failf(format string, args ...any) { s.Fail(fmt.Errorf(format, args...)) }
+
+// Track adopts t: the scope frees it at Close. It returns t.
+func (s *Scope) Track(t *Tensor) *Tensor {
+	if t != nil {
+		s.owned = append(s.owned, t)
+	}
+	return t
+}
+
+// Keep releases t from the scope so it outlives Close; the caller closes it.
+// Keep(nil) returns nil.
+func (s *Scope) Keep(t *Tensor) *Tensor {
+	if t == nil {
+		return nil
+	}
+	for i := len(s.owned) - 1; i >= 0; i-- {
+		if s.owned[i] == t {
+			s.owned = append(s.owned[:i], s.owned[i+1:]...)
+			break
+		}
+	}
+	return t
+}
+
+// Len is the number of tensors the scope owns (for leak checks).
+func (s *Scope) Len() int { return len(s.owned) }
+
+// Close frees every tensor the scope owns and returns the first error (of
+// the scope's ops, or of freeing).
+func (s *Scope) Close() error {
+	var first error
+	for _, t := range s.owned {
+		if err := t.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.owned = nil
+	if s.err != nil {
+		return s.err
+	}
+	return first
+}
+
+// op runs one shim op whose required inputs are ins. It returns nil after an
+// error (recorded in the scope).
+func (s *Scope) op(name string, f func(mode C.int, out *C.mz_tensor) C.mz_err, ins ...*Tensor) *Tensor {
+	if s.err != nil {
+		return nil
+	}
+	for i, in := range ins {
+		if in == nil || in.h == nil {
+			s.err = fmt.Errorf("torch: %s: input %d is nil or closed", name, i)
+			return nil
+		}
+	}
+	var out C.mz_tensor
+	if err := check(name, f(C.int(s.mode), &out)); err != nil {
+		s.err = err
+		return nil
+	}
+	t := &Tensor{h: out}
+	s.owned = append(s.owned, t)
+	return t
+}
