@@ -252,7 +252,10 @@ func TestOpsSmall(t *testing.T) {
 	}
 	l, _ := ce.Item()
 	// CE = mean(logsumexp(row) - row[label]) computed in float64 here.
-	lse := func(a, b, c float64) float64 { m := math.Max(a, math.Max(b, c)); return m + math.Log(math.Exp(a-m)+math.Exp(b-m)+math.Exp(c-m)) }
+	lse := func(a, b, c float64) float64 {
+		m := math.Max(a, math.Max(b, c))
+		return m + math.Log(math.Exp(a-m)+math.Exp(b-m)+math.Exp(c-m))
+	}
 	wantCE := ((lse(1, 2, 3) - 2) + (lse(4, 5, 6) - 4)) / 2
 	if math.Abs(l-wantCE) > 1e-6 {
 		t.Fatalf("cross entropy %v want %v", l, wantCE)
