@@ -420,3 +420,46 @@ func TestCoLACompounds(t *testing.T) {
 		t.Errorf("train.tsv =\n%s\nwant\n%s", after, want.String())
 	}
 }
+
+// TestReferenceSynthetic runs every mode over the synthetic originals in
+// testdata and compares each file with the sha256 the reference generator's
+// output had (testdata/README.md says how it was made).
+func TestReferenceSynthetic(t *testing.T) {
+	want := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(readFile(t, filepath.Join("testdata", "reference.sha256")))), "\n") {
+		sum, path, ok := strings.Cut(l, "  ")
+		if !ok {
+			t.Fatalf("bad line %q", l)
+		}
+		want[path] = sum
+	}
+	out := t.TempDir()
+	tasks := []string{"CoLA", "MNLI", "SNLI", "MRPC", "STS-B", "cr", "subj", "mpqa"}
+	for _, c := range []struct {
+		mode string
+		k    int
+	}{{ModeKShot, 4}, {ModeKShot10x, 2}, {ModeKShot1kTest, 4}, {ModeKShot1kTest, 8}} {
+		err := Generate(Options{Tasks: tasks, K: []int{c.k}, DataDir: filepath.Join("testdata", "original"), OutputDir: filepath.Join(out, c.mode), Mode: c.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := listFiles(t, out)
+	n := 0
+	for _, f := range got {
+		w, ok := want[filepath.ToSlash(f)]
+		if !ok {
+			t.Errorf("%s: not written by the reference", f)
+			continue
+		}
+		if g := sha(readFile(t, filepath.Join(out, f))); g != w {
+			t.Errorf("%s: sha256 %s, want %s", f, g, w)
+			continue
+		}
+		n++
+	}
+	if len(got) != len(want) {
+		t.Errorf("wrote %d files, the reference %d", len(got), len(want))
+	}
+	t.Logf("%d of %d reference files match by sha256", n, len(want))
+}
