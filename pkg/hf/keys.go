@@ -76,11 +76,25 @@ func (e *Expect) isIgnored(name string) bool {
 // Check compares sd with the expectations and returns nil or a *KeyError
 // listing every problem.
 func (e *Expect) Check(sd *StateDict) error {
+	return e.check(sd.Names, func(n string) (TensorInfo, bool) {
+		t := sd.Get(n)
+		if t == nil {
+			return TensorInfo{}, false
+		}
+		return TensorInfo{DType: t.DType, Shape: t.Shape}, true
+	})
+}
+
+// CheckCheckpoint is Check on an open Checkpoint, before any tensor data
+// is read.
+func (e *Expect) CheckCheckpoint(c *Checkpoint) error { return e.check(c.names, c.Info) }
+
+func (e *Expect) check(names []string, info func(string) (TensorInfo, bool)) error {
 	ke := &KeyError{Source: e.Source}
 	for _, n := range e.names {
 		spec := e.specs[n]
-		t := sd.Get(n)
-		if t == nil {
+		t, ok := info(n)
+		if !ok {
 			if !spec.Optional {
 				ke.Missing = append(ke.Missing, n)
 			}
@@ -90,7 +104,7 @@ func (e *Expect) Check(sd *StateDict) error {
 			ke.Mismatched = append(ke.Mismatched, Mismatch{Name: n, Want: spec, GotDType: t.DType, GotShape: slices.Clone(t.Shape)})
 		}
 	}
-	for _, n := range sd.Names {
+	for _, n := range names {
 		if _, ok := e.specs[n]; !ok && !e.isIgnored(n) {
 			ke.Unexpected = append(ke.Unexpected, n)
 		}

@@ -125,49 +125,44 @@ func (m *ModelDir) readIndex() error {
 	return nil
 }
 
-// readWeights reads one weights file of the directory's format.
-func (m *ModelDir) readWeights(path string) (*StateDict, error) {
-	if m.Format == FormatSafetensors {
-		return ReadSafetensors(path)
-	}
-	return ReadTorchBin(path)
-}
-
-// Load reads all weights. For a sharded checkpoint the shards are read in
-// name order and concatenated (each in its file order); every tensor of the
-// weight_map must be in the shard it names, and a tensor in two shards is
-// an error. Tensors a shard holds beyond the weight_map are kept.
-func (m *ModelDir) Load() (*StateDict, error) {
+// Open opens the weights for lazy reading. For a sharded checkpoint the
+// shards are opened in name order and their names concatenated (each in its
+// file order); every tensor of the weight_map must be in the shard it
+// names, and a tensor in two shards is an error. Tensors a shard holds
+// beyond the weight_map are kept.
+func (m *ModelDir) Open() (*Checkpoint, error) {
 	if m.Shards == nil {
-		return m.readWeights(m.WeightsPath)
+		return OpenWeights(m.WeightsPath)
 	}
-	out := NewStateDict()
-	where := map[string]string{}
+	c := &Checkpoint{where: map[string]weightsFile{}}
 	for _, shard := range m.Shards {
-		sd, err := m.readWeights(shard)
-		if err != nil {
+		if err := c.add(shard, m.Format); err != nil {
+			c.Close()
 			return nil, err
-		}
-		base := filepath.Base(shard)
-		for _, n := range sd.Names {
-			if prev, dup := where[n]; dup {
-				return nil, fmt.Errorf("hf: tensor %q is in both %s and %s", n, prev, base)
-			}
-			where[n] = base
-			out.Set(n, sd.Tensors[n])
 		}
 	}
 	var missing []string
 	for n, shard := range m.weightMap {
-		if where[n] != shard {
+		if wf, ok := c.where[n]; !ok || filepath.Base(wf.Path()) != shard {
 			missing = append(missing, fmt.Sprintf("%s (in %s)", n, shard))
 		}
 	}
 	if len(missing) > 0 {
+		c.Close()
 		sort.Strings(missing)
 		return nil, fmt.Errorf("hf: %s: %d tensors of the weight_map are not in their shards: %s", m.WeightsPath, len(missing), strings.Join(missing, ", "))
 	}
-	return out, nil
+	return c, nil
+}
+
+// Load reads all weights (see Open for sharded checkpoints).
+func (m *ModelDir) Load() (*StateDict, error) {
+	c, err := m.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.ReadAll()
 }
 
 // OpenModel resolves nameOrPath with ResolveModel and opens the directory

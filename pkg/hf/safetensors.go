@@ -27,13 +27,11 @@ import (
 // maxHeaderSize is the official library's limit on the JSON header (100 MB).
 const maxHeaderSize = 100_000_000
 
-// TensorInfo describes one tensor of a safetensors file: its dtype and shape
-// and where its bytes lie, relative to the start of the data section.
-type TensorInfo struct {
-	DType DType
-	Shape []int64
-	Begin int64 // first byte, relative to the data section
-	End   int64 // one past the last byte
+// stEntry is one header entry: the tensor's dtype and shape and where its
+// bytes lie, relative to the start of the data section.
+type stEntry struct {
+	TensorInfo
+	Begin, End int64
 }
 
 // SafetensorsFile is an open safetensors file whose header has been read and
@@ -44,7 +42,7 @@ type SafetensorsFile struct {
 	f         *os.File
 	dataStart int64
 	names     []string // data-offset order
-	infos     map[string]TensorInfo
+	infos     map[string]stEntry
 	metadata  map[string]string
 }
 
@@ -106,7 +104,7 @@ func openSafetensors(path string, f *os.File) (*SafetensorsFile, error) {
 	if err := json.Unmarshal(header, &raw); err != nil {
 		return nil, bad("header JSON: %v", err)
 	}
-	sf := &SafetensorsFile{path: path, f: f, dataStart: 8 + int64(n), infos: make(map[string]TensorInfo, len(raw))}
+	sf := &SafetensorsFile{path: path, f: f, dataStart: 8 + int64(n), infos: make(map[string]stEntry, len(raw))}
 	dataLen := size - sf.dataStart
 	for name, msg := range raw {
 		if name == "__metadata__" {
@@ -147,7 +145,7 @@ func openSafetensors(path string, f *os.File) (*SafetensorsFile, error) {
 		if end-begin != want {
 			return nil, bad("tensor %q: %s%v needs %d bytes but data_offsets [%d, %d] hold %d", name, d, *e.Shape, want, begin, end, end-begin)
 		}
-		sf.infos[name] = TensorInfo{DType: d, Shape: *e.Shape, Begin: begin, End: end}
+		sf.infos[name] = stEntry{TensorInfo{DType: d, Shape: *e.Shape}, begin, end}
 		sf.names = append(sf.names, name)
 	}
 	sort.Slice(sf.names, func(i, j int) bool {
@@ -177,11 +175,17 @@ func (sf *SafetensorsFile) Path() string { return sf.path }
 // name). The slice is the caller's.
 func (sf *SafetensorsFile) Names() []string { return slices.Clone(sf.names) }
 
-// Info returns the header entry for name.
+// Info returns the dtype and shape of tensor name.
 func (sf *SafetensorsFile) Info(name string) (TensorInfo, bool) {
 	i, ok := sf.infos[name]
-	i.Shape = slices.Clone(i.Shape)
-	return i, ok
+	return TensorInfo{DType: i.DType, Shape: slices.Clone(i.Shape)}, ok
+}
+
+// Offsets returns where tensor name's bytes lie in the file: [begin, end)
+// as absolute file offsets (header included).
+func (sf *SafetensorsFile) Offsets(name string) (begin, end int64, ok bool) {
+	i, ok := sf.infos[name]
+	return sf.dataStart + i.Begin, sf.dataStart + i.End, ok
 }
 
 // Metadata returns the "__metadata__" map (nil when absent). The map is the
@@ -198,7 +202,7 @@ func (sf *SafetensorsFile) Metadata() map[string]string {
 }
 
 // ReadInto reads the bytes of tensor name into dst, which must be exactly
-// End-Begin bytes long: a loader can read straight into memory it already
+// Info(name).Bytes() long: a loader can read straight into memory it already
 // owns (for example a libtorch tensor's buffer) with no intermediate copy.
 func (sf *SafetensorsFile) ReadInto(name string, dst []byte) error {
 	info, ok := sf.infos[name]

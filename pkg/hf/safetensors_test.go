@@ -70,8 +70,11 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	}
 	// ReadInto and Info.
 	info, ok := sf.Info("b.weight")
-	if !ok || info.DType != F32 || !slices.Equal(info.Shape, []int64{2, 3}) || info.End-info.Begin != 24 {
+	if !ok || info.DType != F32 || !slices.Equal(info.Shape, []int64{2, 3}) || info.Bytes() != 24 {
 		t.Errorf("info %+v", info)
+	}
+	if b, e, ok := sf.Offsets("b.weight"); !ok || e-b != 24 {
+		t.Errorf("offsets %d %d", b, e)
 	}
 	buf := make([]byte, 24)
 	if err := sf.ReadInto("b.weight", buf); err != nil || string(buf) != string(sd.Get("b.weight").Data) {

@@ -23,6 +23,21 @@ type Tensor struct {
 	Data  []byte
 }
 
+// TensorInfo is a tensor's dtype and shape, known before its data is read.
+type TensorInfo struct {
+	DType DType
+	Shape []int64
+}
+
+// Bytes returns the size of the tensor's data: numel·dtype size.
+func (i TensorInfo) Bytes() int64 {
+	n, err := byteSize(i.DType, i.Shape)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // NewTensor checks that data has the size shape and dtype call for and
 // returns a Tensor using data (not a copy).
 func NewTensor(dtype DType, shape []int64, data []byte) (*Tensor, error) {

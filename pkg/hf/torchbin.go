@@ -21,6 +21,7 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/pickle"
@@ -69,6 +70,10 @@ type pTensor struct {
 	offset int64
 	shape  []int64
 	stride []int64
+	// set by check
+	numel      int64
+	last       int64 // highest storage element the view touches
+	contiguous bool
 }
 
 // rebuildTensor implements torch._utils._rebuild_tensor_v2 (and, with v1,
@@ -198,34 +203,39 @@ func storageRef(pid any, legacy bool) (cls *storageClass, key string, numel int6
 	return cls, key, numel, view, nil
 }
 
-// ReadTorchBin reads a torch.save'd state dict (a Hugging Face
-// pytorch_model.bin) in either format: the zip format (torch ≥ 1.6's
-// default) or the legacy pickle stream (_use_new_zipfile_serialization=False).
-// The legacy tar format of PyTorch < 0.4 is refused with an error.
+// TorchBinFile is an open torch.save file (a Hugging Face
+// pytorch_model.bin) whose pickle has been read: names, dtypes and shapes are
+// known, and tensors are read on demand. It is not safe for concurrent use.
+// Close it when done.
 //
-// Names follow the pickled OrderedDict's order. Every tensor gets its own
-// contiguous row-major copy: tensors that share a storage in the file (tied
-// weights such as lm_head.decoder.weight and the word embeddings) come back
-// as separate, equal Tensors, and strided views (a transposed weight, HF's
-// stride-0 expanded position_ids) are materialised from the storage offset
-// and strides. Contiguous tensors are read from the file straight into their
-// buffer (one copy).
-//
-// Supported storages: float32, float64, float16, bfloat16, int64, int32,
-// int16, int8, uint8 and bool. Values in the dict that are not tensors,
-// quantized or sparse tensors, and big-endian files are errors naming the
-// key or file.
-func ReadTorchBin(path string) (sd *StateDict, err error) {
+// Both formats are read: the zip format (torch ≥ 1.6's default) and the
+// legacy pickle stream (_use_new_zipfile_serialization=False). The legacy
+// tar format of PyTorch < 0.4 is refused with an error. Supported storages:
+// float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8 and
+// bool. Values in the dict that are not tensors, quantized or sparse
+// tensors, and big-endian files are errors naming the key or file.
+type TorchBinFile struct {
+	path    string
+	f       *os.File
+	names   []string
+	tensors map[string]*pTensor
+}
+
+// OpenTorchBin opens path and reads its pickle (not yet the tensor data).
+// Names follow the pickled OrderedDict's order.
+func OpenTorchBin(path string) (tb *TorchBinFile, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("hf: torch bin: %w", err)
 	}
-	defer f.Close()
 	defer func() {
 		// gopickle can panic on malformed input (and on map keys it
 		// cannot hash); turn that into an error.
 		if r := recover(); r != nil {
-			sd, err = nil, fmt.Errorf("hf: torch bin %s: malformed file (pickle reader panicked: %v)", path, r)
+			tb, err = nil, fmt.Errorf("hf: torch bin %s: malformed file (pickle reader panicked: %v)", path, r)
+		}
+		if err != nil {
+			f.Close()
 		}
 	}()
 	st, err := f.Stat()
@@ -245,11 +255,109 @@ func ReadTorchBin(path string) (sd *StateDict, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("hf: torch bin %s: %w", path, err)
 	}
-	sd, err = materialize(f, obj)
-	if err != nil {
+	tb = &TorchBinFile{path: path, f: f}
+	if err := tb.index(obj); err != nil {
 		return nil, fmt.Errorf("hf: torch bin %s: %w", path, err)
 	}
+	return tb, nil
+}
+
+// ReadTorchBin reads a whole torch.save'd state dict (see TorchBinFile).
+//
+// Every tensor gets its own contiguous row-major copy: tensors that share a
+// storage in the file (tied weights such as lm_head.decoder.weight and the
+// word embeddings) come back as separate, equal Tensors, and strided views
+// (a transposed weight, HF's stride-0 expanded position_ids) are
+// materialised from the storage offset and strides. Contiguous tensors are
+// read from the file straight into their buffer (one copy).
+func ReadTorchBin(path string) (*StateDict, error) {
+	tb, err := OpenTorchBin(path)
+	if err != nil {
+		return nil, err
+	}
+	defer tb.Close()
+	return tb.ReadAll()
+}
+
+// Path returns the file's path.
+func (tb *TorchBinFile) Path() string { return tb.path }
+
+// Names returns the tensor names in the pickled dict's order. The slice is
+// the caller's.
+func (tb *TorchBinFile) Names() []string { return slices.Clone(tb.names) }
+
+// Info returns the dtype and shape of tensor name.
+func (tb *TorchBinFile) Info(name string) (TensorInfo, bool) {
+	pt, ok := tb.tensors[name]
+	if !ok {
+		return TensorInfo{}, false
+	}
+	return TensorInfo{DType: pt.st.dtype, Shape: slices.Clone(pt.shape)}, true
+}
+
+// SameStorage reports whether tensors a and b are views of one storage in
+// the file (tied weights).
+func (tb *TorchBinFile) SameStorage(a, b string) bool {
+	ta, oka := tb.tensors[a]
+	tbb, okb := tb.tensors[b]
+	if !oka || !okb {
+		return false
+	}
+	ra, rb := ta.st, tbb.st
+	if ra.base != nil {
+		ra = ra.base
+	}
+	if rb.base != nil {
+		rb = rb.base
+	}
+	return ra == rb
+}
+
+// ReadInto materialises tensor name, contiguous and row-major, into dst,
+// which must be exactly Info(name).Bytes() long.
+func (tb *TorchBinFile) ReadInto(name string, dst []byte) error {
+	pt, ok := tb.tensors[name]
+	if !ok {
+		return fmt.Errorf("hf: torch bin %s: no tensor %q", tb.path, name)
+	}
+	if err := pt.readInto(tb.f, dst); err != nil {
+		return fmt.Errorf("hf: torch bin %s: tensor %q: %w", tb.path, name, err)
+	}
+	return nil
+}
+
+// Read returns tensor name as a new Tensor that owns its Data.
+func (tb *TorchBinFile) Read(name string) (*Tensor, error) {
+	info, ok := tb.Info(name)
+	if !ok {
+		return nil, fmt.Errorf("hf: torch bin %s: no tensor %q", tb.path, name)
+	}
+	t := &Tensor{DType: info.DType, Shape: info.Shape, Data: make([]byte, info.Bytes())}
+	if err := tb.ReadInto(name, t.Data); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ReadAll reads every tensor, in file order.
+func (tb *TorchBinFile) ReadAll() (*StateDict, error) {
+	sd := &StateDict{Names: make([]string, 0, len(tb.names)), Tensors: make(map[string]*Tensor, len(tb.names))}
+	for _, name := range tb.names {
+		t, err := tb.Read(name)
+		if err != nil {
+			return nil, err
+		}
+		sd.Set(name, t)
+	}
 	return sd, nil
+}
+
+// Close closes the file.
+func (tb *TorchBinFile) Close() error {
+	for _, pt := range tb.tensors {
+		pt.st.data = nil
+	}
+	return tb.f.Close()
 }
 
 func loadZip(zr *zip.Reader) (any, map[string]*pStorage, error) {
@@ -507,32 +615,33 @@ func entries(obj any) ([][2]any, error) {
 	return nil, fmt.Errorf("top-level object is a %T, not a state dict", obj)
 }
 
-// materialize copies every tensor of the pickled dict out of the file.
-func materialize(f *os.File, obj any) (*StateDict, error) {
+// index records the pickled dict's tensors after checking them.
+func (tb *TorchBinFile) index(obj any) error {
 	items, err := entries(obj)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sd := &StateDict{Names: make([]string, 0, len(items)), Tensors: make(map[string]*Tensor, len(items))}
+	tb.names = make([]string, 0, len(items))
+	tb.tensors = make(map[string]*pTensor, len(items))
 	for _, it := range items {
 		name, ok := it[0].(string)
 		if !ok {
-			return nil, fmt.Errorf("state dict key %v is a %T, not a string", it[0], it[0])
+			return fmt.Errorf("state dict key %v is a %T, not a string", it[0], it[0])
 		}
 		pt, ok := it[1].(*pTensor)
 		if !ok {
-			return nil, fmt.Errorf("state dict entry %q is a %T, not a tensor", name, it[1])
+			return fmt.Errorf("state dict entry %q is a %T, not a tensor", name, it[1])
 		}
-		if sd.Has(name) {
-			return nil, fmt.Errorf("state dict key %q appears twice", name)
+		if _, dup := tb.tensors[name]; dup {
+			return fmt.Errorf("state dict key %q appears twice", name)
 		}
-		t, err := pt.read(f)
-		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", name, err)
+		if err := pt.check(); err != nil {
+			return fmt.Errorf("tensor %q: %w", name, err)
 		}
-		sd.Set(name, t)
+		tb.names = append(tb.names, name)
+		tb.tensors[name] = pt
 	}
-	return sd, nil
+	return nil
 }
 
 // readStorage reads elements [first, first+n) of storage s into dst.
@@ -564,51 +673,66 @@ func (s *pStorage) readElems(f *os.File, first, n int64, dst []byte) error {
 	return nil
 }
 
-// read materialises the strided view as a contiguous row-major tensor.
-func (pt *pTensor) read(f *os.File) (*Tensor, error) {
+// check validates the view against its storage and records its extent.
+func (pt *pTensor) check() error {
 	s := pt.st
 	numel, err := numElements(pt.shape)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	es := int64(s.dtype.Size())
 	if numel > math.MaxInt64/es {
-		return nil, fmt.Errorf("shape %v too large", pt.shape)
+		return fmt.Errorf("shape %v too large", pt.shape)
 	}
-	t := &Tensor{DType: s.dtype, Shape: pt.shape, Data: make([]byte, numel*es)}
+	pt.numel = numel
 	if numel == 0 {
-		return t, nil
+		return nil
 	}
 	// The highest element the view touches must lie inside the storage.
 	last := pt.offset
-	contiguous := true
+	pt.contiguous = true
 	expect := int64(1)
 	for i := len(pt.shape) - 1; i >= 0; i-- {
 		if pt.stride[i] < 0 {
-			return nil, fmt.Errorf("negative stride %v", pt.stride)
+			return fmt.Errorf("negative stride %v", pt.stride)
 		}
-		hi, lo := mulCheck(pt.shape[i]-1, pt.stride[i])
-		if hi || last > math.MaxInt64-lo {
-			return nil, fmt.Errorf("stride %v overflows", pt.stride)
+		over, lo := mulCheck(pt.shape[i]-1, pt.stride[i])
+		if over || last > math.MaxInt64-lo {
+			return fmt.Errorf("stride %v overflows", pt.stride)
 		}
 		last += lo
 		if pt.shape[i] != 1 && pt.stride[i] != expect {
-			contiguous = false
+			pt.contiguous = false
 		}
 		expect *= pt.shape[i]
 	}
 	if last >= s.numel {
-		return nil, fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d of a %d-element storage %s", pt.offset, pt.shape, pt.stride, last, s.numel, s.key)
+		return fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d of a %d-element storage %s", pt.offset, pt.shape, pt.stride, last, s.numel, s.key)
 	}
-	if contiguous {
-		return t, s.readElems(f, pt.offset, numel, t.Data)
+	pt.last = last
+	return nil
+}
+
+// readInto materialises the strided view, contiguous and row-major, into
+// dst.
+func (pt *pTensor) readInto(f *os.File, dst []byte) error {
+	s := pt.st
+	es := int64(s.dtype.Size())
+	if int64(len(dst)) != pt.numel*es {
+		return fmt.Errorf("%s%v is %d bytes, destination %d", s.dtype, pt.shape, pt.numel*es, len(dst))
 	}
-	span := make([]byte, (last-pt.offset+1)*es)
-	if err := s.readElems(f, pt.offset, last-pt.offset+1, span); err != nil {
-		return nil, err
+	if pt.numel == 0 {
+		return nil
 	}
-	gather(t.Data, span, pt.shape, pt.stride, es)
-	return t, nil
+	if pt.contiguous {
+		return s.readElems(f, pt.offset, pt.numel, dst)
+	}
+	span := make([]byte, (pt.last-pt.offset+1)*es)
+	if err := s.readElems(f, pt.offset, pt.last-pt.offset+1, span); err != nil {
+		return err
+	}
+	gather(dst, span, pt.shape, pt.stride, es)
+	return nil
 }
 
 func mulCheck(a, b int64) (overflow bool, p int64) {
