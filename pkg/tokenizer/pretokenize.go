@@ -60,6 +60,9 @@ func (t *Tokenizer) splitSpecials(text string) []piece {
 // specialAt returns the index of the special token starting at text[i], or -1.
 // t.specials is sorted longest first, so the first hit is the longest.
 func (t *Tokenizer) specialAt(text string, i int) int {
+	if !t.specialFirst[text[i]] {
+		return -1
+	}
 	rest := text[i:]
 	for k, sp := range t.specials {
 		if strings.HasPrefix(rest, sp.content) {

@@ -71,7 +71,8 @@ type Tokenizer struct {
 	byteChar [256]string // GPT-2 bytes_to_unicode, as strings
 	byteID   [256]int    // vocabulary id of each byte's character, -1 if absent
 
-	specials []special // no-split tokens, longest first
+	specials     []special // no-split tokens, longest first
+	specialFirst [256]bool // first bytes of the specials
 
 	bos, eos, pad, unk, mask int
 
@@ -244,6 +245,9 @@ func (t *Tokenizer) setSpecials(added []special) error {
 		t.specials = append(t.specials, special{content: c, id: id, lstrip: id == t.mask})
 	}
 	sort.SliceStable(t.specials, func(i, j int) bool { return len(t.specials[i].content) > len(t.specials[j].content) })
+	for _, sp := range t.specials {
+		t.specialFirst[sp.content[0]] = true
+	}
 	return nil
 }
 
