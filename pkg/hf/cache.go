@@ -62,8 +62,11 @@ var hubID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0
 // Nothing is downloaded: a model that is not found gives an error saying
 // where it was looked for and how to get it.
 func ResolveModel(nameOrPath string) (string, error) {
-	if st, err := os.Stat(nameOrPath); err == nil && st.IsDir() {
-		return nameOrPath, nil
+	if st, err := os.Stat(nameOrPath); err == nil {
+		if st.IsDir() {
+			return nameOrPath, nil
+		}
+		return "", fmt.Errorf("hf: %s is a file; pass the model directory that holds config.json and the weights", nameOrPath)
 	}
 	id, rev, _ := strings.Cut(nameOrPath, "@")
 	if rev == "" {

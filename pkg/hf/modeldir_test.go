@@ -349,6 +349,9 @@ func TestResolveModel(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "models--roberta-large or ") || !strings.Contains(err.Error(), "download FacebookAI/roberta-large") {
 		t.Errorf("missing aliased model: %v", err)
 	}
+	if _, err := ResolveModel(filepath.Join(testenv.SharedPath(t, "fixtures", "roberta-tiny"), "config.json")); err == nil || !strings.Contains(err.Error(), "is a file") {
+		t.Errorf("file instead of directory: %v", err)
+	}
 	if _, err := ResolveModel("./no/such/dir"); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing path: %v", err)
 	}

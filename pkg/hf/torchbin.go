@@ -6,8 +6,10 @@ package hf
 // here: it decodes every storage element by element into []float32 /
 // []float64 / ... (HalfStorage and BFloat16Storage become float32, so the
 // dtype is lost), reads through a per-element buffered reader, panics on the
-// legacy tar format and on legacy storage views, and hands back storages
-// without the byte layout needed to copy a tensor straight from the file.
+// legacy tar format and on legacy storage views, fails on nn.Parameter
+// values ("class not found: torch._utils _rebuild_parameter"), and hands
+// back storages without the byte layout needed to copy a tensor straight
+// from the file.
 // Here the pickle only yields each tensor's (storage, offset, size, stride);
 // the bytes are then read with ReadAt straight into each tensor's buffer.
 

@@ -3,8 +3,10 @@ package hf
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -254,6 +256,89 @@ func TestTorchBinRecoversPanics(t *testing.T) {
 		t.Log(err)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: error %v, want one naming the file and saying %q", c.name, err, c.want)
+		}
+	}
+}
+
+func pickleStr(s string) string {
+	var n [4]byte
+	binary.LittleEndian.PutUint32(n[:], uint32(len(s)))
+	return "X" + string(n[:]) + s
+}
+
+func pickleInts(v ...int) string {
+	s := "("
+	for _, x := range v {
+		s += "J" + string(binary.LittleEndian.AppendUint32(nil, uint32(int32(x))))
+	}
+	return s + "t"
+}
+
+// tensorPickle is a protocol-2 pickle of a plain dict {name: tensor} whose
+// tensor views storage "0" of class storage (numel elements).
+func tensorPickle(name, storage string, numel, offset int, size, stride []int) string {
+	return "\x80\x02}" + pickleStr(name) +
+		"ctorch._utils\n_rebuild_tensor_v2\n(" +
+		"(" + pickleStr("storage") + "ctorch\n" + storage + "\n" + pickleStr("0") + pickleStr("cpu") +
+		"J" + string(binary.LittleEndian.AppendUint32(nil, uint32(numel))) + "tQ" +
+		"J" + string(binary.LittleEndian.AppendUint32(nil, uint32(offset))) +
+		pickleInts(size...) + pickleInts(stride...) + "\x89Nt" + "Rs."
+}
+
+func writeTorchZip(t *testing.T, path, pkl string, data []byte, method uint16) {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, f := range []struct {
+		name string
+		body []byte
+		m    uint16
+	}{{"archive/data.pkl", []byte(pkl), zip.Store}, {"archive/data/0", data, method}, {"archive/version", []byte("3\n"), zip.Store}} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: f.m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(f.body)
+	}
+	zw.Close()
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTorchBinHandmade covers a plain dict, compressed zip records, 1-d
+// strides and the view-bounds checks with small hand-made files.
+func TestTorchBinHandmade(t *testing.T) {
+	dir := t.TempDir()
+	data := []byte{0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0, 0, 0, 0x80, 0x40} // float32 1.5, -2, 4
+	for _, m := range []uint16{zip.Store, zip.Deflate} {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.bin", m))
+		writeTorchZip(t, p, tensorPickle("w", "FloatStorage", 3, 0, []int{2}, []int{2}), data, m)
+		sd, err := ReadTorchBin(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := sd.Get("w").Float32s()
+		if !slices.Equal(got, []float32{1.5, 4}) {
+			t.Errorf("method %d: %v", m, got)
+		}
+	}
+	cases := []struct {
+		name, pkl, want string
+	}{
+		{"past_storage", tensorPickle("w", "FloatStorage", 3, 1, []int{3}, []int{1}), "reaches element 3 of a 3-element storage"},
+		{"negative_stride", tensorPickle("w", "FloatStorage", 3, 0, []int{2}, []int{-1}), "negative stride"},
+		{"rank_mismatch", tensorPickle("w", "FloatStorage", 3, 0, []int{3}, []int{1, 1}), "differ in rank"},
+		{"complex_storage", tensorPickle("w", "ComplexFloatStorage", 1, 0, []int{1}, []int{1}), "torch.ComplexFloatStorage is not supported"},
+		{"record_too_small", tensorPickle("w", "DoubleStorage", 3, 0, []int{3}, []int{1}), "record holds 12 bytes"},
+		{"no_record", strings.Replace(tensorPickle("w", "FloatStorage", 3, 0, []int{3}, []int{1}), pickleStr("0"), pickleStr("7"), 1), "no record archive/data/7"},
+	}
+	for _, c := range cases {
+		p := filepath.Join(dir, c.name+".bin")
+		writeTorchZip(t, p, c.pkl, data, zip.Store)
+		_, err := ReadTorchBin(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
 	}
 }
