@@ -8,6 +8,18 @@ import (
 	"unicode/utf8"
 )
 
+// lineError is an error at a 1-based line of a file.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
+func lineErrorf(line int, format string, a ...any) error {
+	return &lineError{line: line, msg: fmt.Sprintf(format, a...)}
+}
+
 // csvRecord is one parsed CSV row and the 1-based line it starts on.
 type csvRecord struct {
 	fields []string
@@ -20,7 +32,9 @@ type csvRecord struct {
 // empty and blank (spaces/tabs only) lines skipped, a leading UTF-8 BOM
 // dropped, a quote after the start of a field taken literally, text after a
 // closing quote appended to the field, and a field cut at its first NUL.
-// Type inference is not done here (see csvTask).
+// Type inference is done by csvRows. Known divergence: pandas mis-tokenizes a
+// line that starts with a blank after a lone "\r" line end (it backtracks
+// past the "\r"); readCSV reads such a line as it reads any other.
 func readCSV(b []byte) ([]csvRecord, error) {
 	if !utf8.Valid(b) {
 		return nil, errors.New("not valid UTF-8")
@@ -87,7 +101,7 @@ func readCSV(b []byte) ([]csvRecord, error) {
 				i++
 				for {
 					if i >= len(b) {
-						return nil, fmt.Errorf("line %d: end of file inside a quoted field", start)
+						return nil, lineErrorf(start, "end of file inside a quoted field")
 					}
 					c := b[i]
 					if c == '"' {
@@ -217,11 +231,11 @@ func csvRows(recs []csvRecord) (rows [][]byte, labels []string, err error) {
 	textual := false
 	for i, r := range recs {
 		if len(r.fields) != 2 {
-			return nil, nil, fmt.Errorf("line %d: %d comma-separated fields, want 2 (label,text)", r.line, len(r.fields))
+			return nil, nil, lineErrorf(r.line, "%d comma-separated fields, want 2 (label,text)", len(r.fields))
 		}
 		label, ok := parseIntLabel(r.fields[0])
 		if !ok {
-			return nil, nil, fmt.Errorf("line %d: label %q is not an integer", r.line, r.fields[0])
+			return nil, nil, lineErrorf(r.line, "label %q is not an integer", r.fields[0])
 		}
 		text := r.fields[1]
 		if naValues[text] {

@@ -255,10 +255,14 @@ func loadCSV(path string) (rows [][]byte, labels []string, err error) {
 		return nil, nil, err
 	}
 	recs, err := readCSV(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	if err == nil {
+		rows, labels, err = csvRows(recs)
 	}
-	if rows, labels, err = csvRows(recs); err != nil {
+	var le *lineError
+	switch {
+	case errors.As(err, &le):
+		return nil, nil, fmt.Errorf("%s:%d: %s", path, le.line, le.msg)
+	case err != nil:
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return rows, labels, nil
