@@ -160,6 +160,13 @@ func TestExtraFixtures(t *testing.T) {
 	}
 	files, fromJSON := loadBoth(t)
 	for _, p := range paths {
+		// A relative path is taken from the working directory (the
+		// package folder under go test), else from the repository root.
+		if !filepath.IsAbs(p) {
+			if _, err := os.Stat(p); err != nil {
+				p = filepath.Join(testenv.RepoRoot(t), p)
+			}
+		}
 		rows := readRows(t, p)
 		checkRows(t, files, p+" (vocab+merges)", rows)
 		checkRows(t, fromJSON, p+" (tokenizer.json)", rows)

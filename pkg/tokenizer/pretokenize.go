@@ -137,7 +137,7 @@ func preTokenize(text string, emit func(string)) {
 		case isOther(c):
 			class = isOther
 		}
-		if class != nil && (j == i || r == ' ') {
+		if class != nil {
 			end := runOf(j, class)
 			emit(text[i:end])
 			i = end

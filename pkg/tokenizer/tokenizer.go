@@ -17,17 +17,37 @@
 //     Trie.split does, and AddedToken lstrip/rstrip are honoured (<mask> eats
 //     the whitespace on its left, using Python's str.isspace); sugarme dropped
 //     them;
-//   - the GPT-2 pre-tokenizer pattern
-//     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-//     is matched by a hand-written scanner (Go's regexp has no lookahead;
-//     sugarme's pattern omits \s+(?!\S) and so merged runs of newlines);
+//   - the GPT-2 pre-tokenizer pattern (below) is matched by a hand-written
+//     scanner: Go's regexp has no lookahead, and sugarme's pattern omits
+//     \s+(?!\S), so it merged runs of newlines;
 //   - BPE merges follow the reference algorithm exactly: repeatedly take the
 //     adjacent pair with the lowest merge rank and merge all its occurrences
-//     left to right (sugarme's priority-queue merge gave a different order on
-//     long digit strings and long runs of one letter);
+//     left to right (sugarme's merge loop gave a different order on long
+//     digit strings and long runs of one letter);
 //   - the empty string gives no ids instead of an error.
 //
-// BPE results are cached per pre-token.
+// The pre-tokenizer pattern, as compiled by Python's regex module:
+//
+//	's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//
+// \s there is the Unicode White_Space property (not U+001C..U+001F, which
+// Python's str.isspace, used for lstrip/rstrip, does include); \p{L} and
+// \p{N} use Go's Unicode tables (15.0), so a character assigned in a later
+// Unicode version may be classed differently than in the reference.
+//
+// BPE results are cached per pre-token (bounded; emptied when full).
+//
+// # Files and special tokens
+//
+// Load prefers vocab.json+merges.txt over tokenizer.json when a folder has
+// both (the slow tokenizer reads those; for roberta-base both give the same
+// ids). With vocab+merges the special tokens are RoBERTa's: <s> </s> <unk>
+// <pad> <mask>, <mask> with lstrip; a GPT-2 vocabulary's <|endoftext|> serves
+// as bos/eos/unk. With tokenizer.json every added_tokens entry is matched,
+// with its lstrip/rstrip flags (single_word and normalized are ignored, as
+// the slow tokenizer does). Neither loader reads added_tokens.json,
+// special_tokens_map.json or tokenizer_config.json, and add_prefix_space is
+// always false.
 //
 // # Input that is not valid UTF-8
 //
