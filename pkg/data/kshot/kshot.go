@@ -14,6 +14,15 @@
 // shuffles its train (and, in 1k-test mode, dev) list in place, and the
 // shuffles of successive seeds compound; a GLUE last line without "\n" is
 // written without one. Generate reproduces both.
+//
+// Where the reference would silently write odd splits or crash midway,
+// Generate stops before writing anything, naming the file and line: a
+// training row with the wrong number of columns (GLUE tasks with a fixed
+// width; CSV rows must be "label,text"), an empty label, an STS-B score that
+// is not a number, a CSV label that is not an integer, a CSV text column
+// holding only numbers (pandas would reformat it), an empty or non-UTF-8
+// file. Only training rows are checked in GLUE files; dev files are copied.
+// With the default task list, tasks absent from DataDir are skipped.
 package kshot
 
 import (
