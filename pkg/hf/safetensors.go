@@ -271,15 +271,31 @@ func ReadSafetensors(path string) (*StateDict, error) {
 // Dtype enum (U64, I64, F64, F32, U32, I32, BF16, F16, U16, I16, I8, U8,
 // BOOL — so 8-byte types come first), then by name.
 func SafetensorsOrder(sd *StateDict) []string {
-	names := slices.Clone(sd.Names)
-	sort.SliceStable(names, func(i, j int) bool {
-		a, b := sd.Tensors[names[i]], sd.Tensors[names[j]]
-		if ra, rb := a.DType.rank(), b.DType.rank(); ra != rb {
+	infos := make([]NamedInfo, len(sd.Names))
+	for i, n := range sd.Names {
+		infos[i] = NamedInfo{Name: n, TensorInfo: TensorInfo{DType: sd.Tensors[n].DType}}
+	}
+	sortOfficial(infos)
+	names := make([]string, len(infos))
+	for i, in := range infos {
+		names[i] = in.Name
+	}
+	return names
+}
+
+func sortOfficial(infos []NamedInfo) {
+	sort.SliceStable(infos, func(i, j int) bool {
+		if ra, rb := infos[i].DType.rank(), infos[j].DType.rank(); ra != rb {
 			return ra > rb
 		}
-		return names[i] < names[j]
+		return infos[i].Name < infos[j].Name
 	})
-	return names
+}
+
+// NamedInfo is a tensor's name, dtype and shape.
+type NamedInfo struct {
+	Name string
+	TensorInfo
 }
 
 // WriteSafetensors writes sd to path in the official library's layout:
@@ -295,10 +311,39 @@ func WriteSafetensors(path string, sd *StateDict, metadata map[string]string) er
 	if err := sd.Validate(); err != nil {
 		return fmt.Errorf("hf: write %s: %w", path, err)
 	}
-	header, order, err := safetensorsHeader(sd, metadata)
-	if err != nil {
-		return fmt.Errorf("hf: write %s: %w", path, err)
+	infos := make([]NamedInfo, len(sd.Names))
+	for i, n := range sd.Names {
+		t := sd.Tensors[n]
+		infos[i] = NamedInfo{Name: n, TensorInfo: TensorInfo{DType: t.DType, Shape: t.Shape}}
 	}
+	return WriteSafetensorsFunc(path, infos, metadata, func(name string, w io.Writer) error {
+		_, err := w.Write(sd.Tensors[name].Data)
+		return err
+	})
+}
+
+// WriteSafetensorsFunc writes a safetensors file like WriteSafetensors but
+// takes the tensors' bytes from write, called once per tensor in file
+// order; write must put exactly info.Bytes() bytes (contiguous, row-major,
+// little-endian) to w. A saver can thus stream each tensor from memory it
+// owns (a libtorch tensor's buffer) without building a StateDict.
+func WriteSafetensorsFunc(path string, tensors []NamedInfo, metadata map[string]string, write func(name string, w io.Writer) error) error {
+	infos := slices.Clone(tensors)
+	seen := make(map[string]bool, len(infos))
+	for _, in := range infos {
+		if seen[in.Name] {
+			return fmt.Errorf("hf: write %s: tensor %q listed twice", path, in.Name)
+		}
+		seen[in.Name] = true
+		if in.Name == "__metadata__" {
+			return fmt.Errorf("hf: write %s: a tensor may not be called __metadata__", path)
+		}
+		if _, err := byteSize(in.DType, in.Shape); err != nil {
+			return fmt.Errorf("hf: write %s: tensor %q: %w", path, in.Name, err)
+		}
+	}
+	sortOfficial(infos)
+	header := safetensorsHeader(infos, metadata)
 	return writeAtomic(path, func(w io.Writer) error {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
@@ -308,18 +353,32 @@ func WriteSafetensors(path string, sd *StateDict, metadata map[string]string) er
 		if _, err := w.Write(header); err != nil {
 			return err
 		}
-		for _, name := range order {
-			if _, err := w.Write(sd.Tensors[name].Data); err != nil {
-				return err
+		for _, in := range infos {
+			cw := &countWriter{w: w}
+			if err := write(in.Name, cw); err != nil {
+				return fmt.Errorf("tensor %q: %w", in.Name, err)
+			}
+			if cw.n != in.Bytes() {
+				return fmt.Errorf("tensor %q: %s%v needs %d bytes, %d written", in.Name, in.DType, in.Shape, in.Bytes(), cw.n)
 			}
 		}
 		return nil
 	})
 }
 
-// safetensorsHeader builds the padded JSON header and the data order.
-func safetensorsHeader(sd *StateDict, metadata map[string]string) ([]byte, []string, error) {
-	order := SafetensorsOrder(sd)
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// safetensorsHeader builds the padded JSON header for infos, in order.
+func safetensorsHeader(infos []NamedInfo, metadata map[string]string) []byte {
 	md := make(map[string]string, len(metadata)+1)
 	for k, v := range metadata {
 		md[k] = v
@@ -344,21 +403,17 @@ func safetensorsHeader(sd *StateDict, metadata map[string]string) ([]byte, []str
 	}
 	b.WriteByte('}')
 	var off int64
-	for _, name := range order {
-		if name == "__metadata__" {
-			return nil, nil, fmt.Errorf("a tensor may not be called __metadata__")
-		}
-		t := sd.Tensors[name]
+	for _, in := range infos {
 		b.WriteByte(',')
-		writeJSONString(&b, name)
-		fmt.Fprintf(&b, `:{"dtype":"%s","shape":[`, t.DType)
-		for i, d := range t.Shape {
+		writeJSONString(&b, in.Name)
+		fmt.Fprintf(&b, `:{"dtype":"%s","shape":[`, in.DType)
+		for i, d := range in.Shape {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			fmt.Fprintf(&b, "%d", d)
 		}
-		end := off + int64(len(t.Data))
+		end := off + in.Bytes()
 		fmt.Fprintf(&b, `],"data_offsets":[%d,%d]}`, off, end)
 		off = end
 	}
@@ -366,7 +421,7 @@ func safetensorsHeader(sd *StateDict, metadata map[string]string) ([]byte, []str
 	for b.Len()%8 != 0 {
 		b.WriteByte(' ')
 	}
-	return b.Bytes(), order, nil
+	return b.Bytes()
 }
 
 // writeJSONString writes s as a JSON string without HTML escaping, as

@@ -192,7 +192,7 @@ func storageRef(pid any, legacy bool) (cls *storageClass, key string, numel int6
 		return nil, "", 0, nil, fmt.Errorf("storage key %v is not a string", tup.Get(2))
 	}
 	numel, ok = toInt64(tup.Get(4))
-	if !ok || numel < 0 {
+	if !ok || numel < 0 || numel > math.MaxInt64/int64(cls.dtype.Size()) {
 		return nil, "", 0, nil, fmt.Errorf("storage %s: bad size %v", key, tup.Get(4))
 	}
 	if legacy && tup.Len() >= 6 && tup.Get(5) != nil {
@@ -572,6 +572,9 @@ func loadLegacy(f *os.File, size int64) (any, map[string]*pStorage, error) {
 			return nil, nil, fmt.Errorf("legacy storage %s: reading its size at byte %d: %v (truncated?)", key, pos, err)
 		}
 		n := int64(binary.LittleEndian.Uint64(hdr[:]))
+		if n < 0 || n > (size-pos-8)/int64(s.dtype.Size()) {
+			return nil, nil, fmt.Errorf("legacy storage %s of %d elements runs past the end of the file (truncated?)", key, n)
+		}
 		if n != s.numel {
 			return nil, nil, fmt.Errorf("legacy storage %s: file says %d elements, pickle says %d", key, n, s.numel)
 		}
