@@ -1,6 +1,10 @@
 package tokenizer
 
-import "github.com/sugarme/tokenizer/model/bpe"
+import (
+	"strings"
+
+	"github.com/sugarme/tokenizer/model/bpe"
+)
 
 // A symbol is a vocabulary id (>= 0), or -1-b for a byte b whose byte-level
 // character is not in the vocabulary (it never merges and encodes as <unk>;
@@ -35,7 +39,7 @@ func (t *Tokenizer) bpeWord(word string) []int {
 	if len(t.cache) >= cacheLimit {
 		t.cache = make(map[string][]int)
 	}
-	t.cache[word] = syms
+	t.cache[strings.Clone(word)] = syms // word may share a large input's memory
 	t.mu.Unlock()
 	return syms
 }
