@@ -48,8 +48,9 @@ func mappingFromYAML(s string) (*Mapping, error) {
 	m := &Mapping{Words: map[string]string{}}
 	for i := 0; i+1 < len(mn.Content); i += 2 {
 		k, v := mn.Content[i], mn.Content[i+1]
-		if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode {
-			return nil, fmt.Errorf("keys and words must be scalars")
+		if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode ||
+			(k.Tag != "!!str" && k.Tag != "!!int") || v.Tag != "!!str" || v.Value == "" {
+			return nil, fmt.Errorf("keys must be strings or integers and words non-empty strings")
 		}
 		if err := m.add(k.Value, v.Value); err != nil {
 			return nil, err
