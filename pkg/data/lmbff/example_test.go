@@ -24,7 +24,7 @@ func ExampleParseTemplate() {
 	// sentence 0: space=false lower=false dropLast=true
 	// sentence 1: space=true lower=true dropLast=false
 	// *cls**sent_0*_It_was*mask*.*sep+**sent_1*_It_was*label_0*.*sep+**sent_2*_It_was*label_1*.*sep+*
-	// lmbff: template "*cls**sent_x**mask*": part 3 "sent_x": bad index "x"
+	// lmbff: template "*cls**sent_x**mask*": part 3 "sent_x": bad index "x" (want decimal digits)
 }
 
 func ExampleParseMapping() {
