@@ -120,6 +120,7 @@ mz_err mz_mul(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
 mz_err mz_div(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
 mz_err mz_add_scalar(int mode, mz_tensor a, double s, mz_tensor *out);
 mz_err mz_mul_scalar(int mode, mz_tensor a, double s, mz_tensor *out);
+mz_err mz_div_scalar(int mode, mz_tensor a, double s, mz_tensor *out);
 /* rsub_scalar: s - a. */
 mz_err mz_rsub_scalar(int mode, mz_tensor a, double s, mz_tensor *out);
 mz_err mz_matmul(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);

@@ -1,5 +1,6 @@
 // ops.cpp: the tensor ops the Go models are written with. Each runs under the
 // grad mode passed in and returns a new handle.
+#include <cmath>
 #include <limits>
 
 #include "common.h"
@@ -12,6 +13,17 @@ at::Generator seeded_generator(const at::Device &dev, uint64_t seed);
 
 // MZ_OP defines an op: name, extra parameters, and the expression computing
 // the result from them.
+namespace {
+// scalar_for gives an integral tensor an integral scalar when s is a whole
+// number, so int64 + 1 stays int64 as in Python; floats stay doubles.
+at::Scalar scalar_for(const at::Tensor &t, double s) {
+  if (at::isIntegralType(t.scalar_type(), /*includeBool=*/false) && std::floor(s) == s &&
+      std::abs(s) < 9.007199254740992e15)
+    return at::Scalar(static_cast<int64_t>(s));
+  return at::Scalar(s);
+}
+}  // namespace
+
 #define MZ_OP(name, params, expr)            \
   mz_err name params {                       \
     MZ_TRY({                                 \
@@ -26,9 +38,10 @@ MZ_OP(mz_add, (int mode, mz_tensor a, mz_tensor b, mz_tensor *out), T(a) + T(b))
 MZ_OP(mz_sub, (int mode, mz_tensor a, mz_tensor b, mz_tensor *out), T(a) - T(b))
 MZ_OP(mz_mul, (int mode, mz_tensor a, mz_tensor b, mz_tensor *out), T(a) * T(b))
 MZ_OP(mz_div, (int mode, mz_tensor a, mz_tensor b, mz_tensor *out), T(a) / T(b))
-MZ_OP(mz_add_scalar, (int mode, mz_tensor a, double s, mz_tensor *out), T(a) + s)
-MZ_OP(mz_mul_scalar, (int mode, mz_tensor a, double s, mz_tensor *out), T(a) * s)
-MZ_OP(mz_rsub_scalar, (int mode, mz_tensor a, double s, mz_tensor *out), at::rsub(T(a), s))
+MZ_OP(mz_add_scalar, (int mode, mz_tensor a, double s, mz_tensor *out), T(a) + scalar_for(T(a), s))
+MZ_OP(mz_mul_scalar, (int mode, mz_tensor a, double s, mz_tensor *out), T(a) * scalar_for(T(a), s))
+MZ_OP(mz_div_scalar, (int mode, mz_tensor a, double s, mz_tensor *out), T(a) / s)
+MZ_OP(mz_rsub_scalar, (int mode, mz_tensor a, double s, mz_tensor *out), at::rsub(T(a), scalar_for(T(a), s)))
 MZ_OP(mz_matmul, (int mode, mz_tensor a, mz_tensor b, mz_tensor *out), at::matmul(T(a), T(b)))
 MZ_OP(mz_linear, (int mode, mz_tensor x, mz_tensor w, mz_tensor b, mz_tensor *out),
       b ? at::linear(T(x), T(w), T(b)) : at::linear(T(x), T(w)))

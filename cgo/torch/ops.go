@@ -31,14 +31,20 @@ func (s *Scope) Div(a, b *Tensor) *Tensor {
 	return s.op("div", func(m C.int, o *C.mz_tensor) C.mz_err { return C.mz_div(m, a.h, b.h, o) }, a, b)
 }
 
-// AddScalar returns a + v.
+// AddScalar returns a + v (an integral tensor plus a whole v stays integral).
 func (s *Scope) AddScalar(a *Tensor, v float64) *Tensor {
 	return s.op("add_scalar", func(m C.int, o *C.mz_tensor) C.mz_err { return C.mz_add_scalar(m, a.h, C.double(v), o) }, a)
 }
 
-// MulScalar returns a·v.
+// MulScalar returns a·v (an integral tensor times a whole v stays integral).
 func (s *Scope) MulScalar(a *Tensor, v float64) *Tensor {
 	return s.op("mul_scalar", func(m C.int, o *C.mz_tensor) C.mz_err { return C.mz_mul_scalar(m, a.h, C.double(v), o) }, a)
+}
+
+// DivScalar returns a / v (a true division, which rounds differently from
+// multiplying by 1/v).
+func (s *Scope) DivScalar(a *Tensor, v float64) *Tensor {
+	return s.op("div_scalar", func(m C.int, o *C.mz_tensor) C.mz_err { return C.mz_div_scalar(m, a.h, C.double(v), o) }, a)
 }
 
 // RSubScalar returns v − a.

@@ -1,0 +1,183 @@
+package roberta
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/nn"
+)
+
+// Inputs is one batch: int64 tensors on the model's device.
+type Inputs struct {
+	InputIDs      *torch.Tensor // [B, L]
+	AttentionMask *torch.Tensor // [B, L], 1 for tokens, 0 for padding
+}
+
+// ForwardOptions control one forward pass.
+type ForwardOptions struct {
+	// Train turns dropout on (fine-tuning). MeZO's forward passes run with
+	// dropout off, as the reference's model.eval() does.
+	Train bool
+	// DropoutSeed seeds this pass's dropout masks (Train only).
+	DropoutSeed uint64
+	// Hidden keeps the embedding output and every layer's output;
+	// Attentions keeps every layer's attention probabilities [B, heads, L, L].
+	Hidden, Attentions bool
+}
+
+// Encoded is the backbone's output; its tensors belong to the scope of the
+// forward pass.
+type Encoded struct {
+	Last       *torch.Tensor   // [B, L, H]
+	Hidden     []*torch.Tensor // [layers+1] of [B, L, H] when asked for
+	Attentions []*torch.Tensor // [layers] of [B, heads, L, L] when asked for
+}
+
+// PositionIDs computes Hugging Face's create_position_ids_from_input_ids:
+// cumsum(ids ≠ pad)·(ids ≠ pad) + pad, so tokens count up from pad+1 and
+// padding gets pad.
+func (m *Model) PositionIDs(s *torch.Scope, ids *torch.Tensor) *torch.Tensor {
+	notPad := s.To(s.NeScalar(ids, float64(m.Config.PadID)), torch.Int64, deviceOf(s, ids))
+	return s.AddScalar(s.Mul(s.Cumsum(notPad, 1), notPad), float64(m.Config.PadID))
+}
+
+func deviceOf(s *torch.Scope, t *torch.Tensor) torch.Device {
+	if t == nil {
+		return torch.CPU
+	}
+	d, err := t.Device()
+	s.Fail(err)
+	return d
+}
+
+// Encode runs the backbone (embeddings and encoder layers) on in, in scope s
+// (whose mode decides whether a graph is recorded).
+func (m *Model) Encode(s *torch.Scope, in Inputs, fo ForwardOptions) *Encoded {
+	if in.InputIDs == nil || in.AttentionMask == nil {
+		s.Failf("roberta: inputs need input_ids and attention_mask")
+		return &Encoded{}
+	}
+	shape, err := in.InputIDs.Shape()
+	if err != nil {
+		s.Fail(err)
+		return &Encoded{}
+	}
+	if len(shape) != 2 {
+		s.Failf("roberta: input_ids must be [B, L], got %v", shape)
+		return &Encoded{}
+	}
+	B, L := shape[0], shape[1]
+	if L > int64(m.Config.MaxPositions-m.Config.PadID-1) {
+		s.Failf("roberta: sequence length %d exceeds the %d positions this model has", L, m.Config.MaxPositions-m.Config.PadID-1)
+		return &Encoded{}
+	}
+	H, nh := int64(m.Config.Hidden), int64(m.Config.Heads)
+	hd := H / nh
+	drop := &nn.Dropout{P: m.Config.HiddenDropout, Train: fo.Train, Seed: fo.DropoutSeed}
+	attnDrop := &nn.Dropout{P: m.Config.AttentionDropout, Train: fo.Train, Seed: ^fo.DropoutSeed}
+	dt, err := m.wordEmb.DType()
+	s.Fail(err)
+
+	// Embeddings: (word + token_type) + position, LayerNorm, dropout, in HF's
+	// order of additions.
+	pos := m.PositionIDs(s, in.InputIDs)
+	types := s.Sub(in.InputIDs, in.InputIDs) // zeros, int64: token_type_ids default
+	x := s.Add(s.Embedding(m.wordEmb, in.InputIDs), s.Embedding(m.typeEmb, types))
+	x = s.Add(x, s.Embedding(m.posEmb, pos))
+	x = drop.Apply(s, m.embLN.Forward(s, x))
+	enc := &Encoded{}
+	if fo.Hidden {
+		enc.Hidden = append(enc.Hidden, x)
+	}
+	bias := s.AttentionMaskBias(in.AttentionMask, dt)
+	scale := math.Sqrt(float64(hd))
+	heads := func(t *torch.Tensor) *torch.Tensor { // [B, L, H] → [B, nh, L, hd]
+		return s.Permute(s.Reshape(t, B, L, nh, hd), 0, 2, 1, 3)
+	}
+	for _, ly := range m.layers {
+		q := heads(ly.query.Forward(s, x))
+		k := heads(ly.key.Forward(s, x))
+		v := heads(ly.value.Forward(s, x))
+		scores := s.DivScalar(s.MatMul(q, s.Transpose(k, -1, -2)), scale)
+		probs := s.Softmax(s.Add(scores, bias), -1)
+		if fo.Attentions {
+			enc.Attentions = append(enc.Attentions, probs)
+		}
+		ctx := s.MatMul(attnDrop.Apply(s, probs), v)
+		ctx = s.Reshape(s.Contiguous(s.Permute(ctx, 0, 2, 1, 3)), B, L, H)
+		a := ly.attnLN.Forward(s, s.Add(drop.Apply(s, ly.attnOut.Forward(s, ctx)), x))
+		f := ly.out.Forward(s, s.GELU(ly.inter.Forward(s, a)))
+		x = ly.outLN.Forward(s, s.Add(drop.Apply(s, f), a))
+		if fo.Hidden {
+			enc.Hidden = append(enc.Hidden, x)
+		}
+	}
+	enc.Last = x
+	return enc
+}
+
+// LMHead applies dense → exact GELU → LayerNorm → decoder (+ lm_head.bias)
+// to h [..., H] → [..., V].
+func (m *Model) LMHead(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
+	if !m.hasLMHead {
+		s.Failf("roberta: this %s model has no LM head", m.Opts.Head)
+		return nil
+	}
+	x := m.lmLN.Forward(s, s.GELU(m.lmDense.Forward(s, h)))
+	return s.Linear(x, m.decoderW, m.lmBias)
+}
+
+// PromptLogits is MeZO's prompt head: the LM head at each row's mask
+// position, restricted to the label words. last [B, L, H], maskPos int64 [B],
+// labelWords int64 [C] → [B, C].
+func (m *Model) PromptLogits(s *torch.Scope, last, maskPos, labelWords *torch.Tensor) *torch.Tensor {
+	return s.IndexSelect(m.LMHead(s, s.GatherRows(last, maskPos)), 1, labelWords)
+}
+
+// ClassifierLogits is the sequence-classification head on <s>: for SeqCls
+// dropout → dense → tanh → dropout → out_proj; for Prompt the bare
+// classifier Linear (linear probing). last [B, L, H] → [B, C].
+func (m *Model) ClassifierLogits(s *torch.Scope, last *torch.Tensor, fo ForwardOptions) *torch.Tensor {
+	cls := s.Select(last, 1, 0)
+	switch {
+	case m.clsDense != nil:
+		drop := &nn.Dropout{P: m.Config.ClassifierDropout, Train: fo.Train, Seed: fo.DropoutSeed ^ 0x5eed}
+		x := s.Tanh(m.clsDense.Forward(s, drop.Apply(s, cls)))
+		return m.clsOut.Forward(s, drop.Apply(s, x))
+	case m.cls != nil:
+		return m.cls.Forward(s, cls)
+	}
+	s.Failf("roberta: this %s model has no classifier", m.Opts.Head)
+	return nil
+}
+
+// Loss is the mean cross-entropy of logits [B, C] against labels [B].
+func Loss(s *torch.Scope, logits, labels *torch.Tensor) *torch.Tensor {
+	return s.CrossEntropy(logits, labels)
+}
+
+// Batch is a prompt-mode batch on the host: rows padded to one length.
+type Batch struct {
+	InputIDs, AttentionMask []int64 // B·L, row-major
+	B, L                        int
+	MaskPos                     []int64 // [B]
+	Labels                      []int64 // [B]
+}
+
+// Tensors moves a host batch to dev as scope-owned tensors.
+func (b Batch) Tensors(s *torch.Scope, dev torch.Device) (in Inputs, maskPos, labels *torch.Tensor) {
+	if len(b.InputIDs) != b.B*b.L || len(b.AttentionMask) != b.B*b.L {
+		s.Fail(fmt.Errorf("roberta: batch of %d×%d with %d ids and %d mask values", b.B, b.L, len(b.InputIDs), len(b.AttentionMask)))
+		return Inputs{}, nil, nil
+	}
+	sh := []int64{int64(b.B), int64(b.L)}
+	in = Inputs{InputIDs: s.FromInt64s(b.InputIDs, sh, dev), AttentionMask: s.FromInt64s(b.AttentionMask, sh, dev)}
+	if b.MaskPos != nil {
+		maskPos = s.FromInt64s(b.MaskPos, []int64{int64(len(b.MaskPos))}, dev)
+	}
+	if b.Labels != nil {
+		labels = s.FromInt64s(b.Labels, []int64{int64(len(b.Labels))}, dev)
+	}
+	return in, maskPos, labels
+}

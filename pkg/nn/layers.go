@@ -1,0 +1,50 @@
+package nn
+
+import "github.com/gomezo/gomezo/cgo/torch"
+
+// Linear is y = x·Wᵀ + b with W [out, in] and b [out] (b may be nil). The
+// tensors belong to the model's ParamSet.
+type Linear struct {
+	W, B *torch.Tensor
+}
+
+// Forward applies the layer to x [..., in] → [..., out].
+func (l Linear) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor { return s.Linear(x, l.W, l.B) }
+
+// LayerNorm normalises the last dimension, then scales by W and shifts by B.
+type LayerNorm struct {
+	W, B *torch.Tensor
+	Eps  float64
+}
+
+// Forward applies the layer norm.
+func (l LayerNorm) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	return s.LayerNorm(x, l.W, l.B, l.Eps)
+}
+
+// Dropout draws reproducible dropout masks for one forward pass: mask i of
+// the pass uses a seed mixed from (Seed, i). A zero-value Dropout (P = 0) or
+// one with Train false is the identity.
+type Dropout struct {
+	P     float64
+	Train bool
+	Seed  uint64
+	n     uint64
+}
+
+// Apply returns x with dropout applied in training mode, x itself otherwise.
+func (d *Dropout) Apply(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	if d == nil || !d.Train || d.P == 0 {
+		return x
+	}
+	d.n++
+	return s.Dropout(x, d.P, splitmix64(d.Seed+d.n*0x9e3779b97f4a7c15))
+}
+
+// splitmix64 is a fast, well-mixed hash of a 64-bit counter.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
