@@ -160,9 +160,9 @@ func Loss(s *torch.Scope, logits, labels *torch.Tensor) *torch.Tensor {
 // Batch is a prompt-mode batch on the host: rows padded to one length.
 type Batch struct {
 	InputIDs, AttentionMask []int64 // B·L, row-major
-	B, L                        int
-	MaskPos                     []int64 // [B]
-	Labels                      []int64 // [B]
+	B, L                    int
+	MaskPos                 []int64 // [B]
+	Labels                  []int64 // [B]
 }
 
 // Tensors moves a host batch to dev as scope-owned tensors.
