@@ -121,3 +121,26 @@ func (s *Sampler) Epoch() ([][]int, error) {
 	}
 	return out, nil
 }
+
+// MeanOverSamples averages the logits of a prompt-demo dev or test Dataset
+// over its demonstration draws, as the reference's compute_metrics_fn does
+// (predictions.reshape([num_sample, -1, num_logits]).mean(axis=0)): logits
+// holds one row of numLogits per feature in Dataset order (sample-major),
+// and the result one row per query example. The sums run in float32 in
+// sample order, then divide by numSample.
+func MeanOverSamples(logits []float32, numSample, numLogits int) ([]float32, error) {
+	if numSample <= 0 || numLogits <= 0 || len(logits)%(numSample*numLogits) != 0 {
+		return nil, fmt.Errorf("lmbff: %d logits do not split into %d samples of rows of %d", len(logits), numSample, numLogits)
+	}
+	per := len(logits) / numSample
+	out := make([]float32, per)
+	for s := range numSample {
+		for i, v := range logits[s*per : (s+1)*per] {
+			out[i] += v
+		}
+	}
+	for i := range out {
+		out[i] /= float32(numSample)
+	}
+	return out, nil
+}

@@ -185,7 +185,7 @@ func NewEncoder(tok Tokenizer, task *Task, cfg Config) (*Encoder, error) {
 		return nil, fmt.Errorf("lmbff: %s mode needs a template", cfg.Mode)
 	}
 	if cfg.Mode == ModePromptDemo && !cfg.NoAutoDemo {
-		src = AutoDemoTemplate(src, task.NumLabels())
+		src = AutoDemoTemplate(src, task.refNumLabels())
 	}
 	if e.Template, err = ParseTemplate(src); err != nil {
 		return nil, err

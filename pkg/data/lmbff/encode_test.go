@@ -279,3 +279,68 @@ func TestSampler(t *testing.T) {
 		t.Fatalf("sequential %v", seq)
 	}
 }
+
+func TestMeanOverSamples(t *testing.T) {
+	// 2 samples x 2 queries x 2 logits.
+	got, err := MeanOverSamples([]float32{1, 2, 3, 4, 3, 4, 5, 6}, 2, 2)
+	if err != nil || !slices.Equal(got, []float32{2, 3, 4, 5}) {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := MeanOverSamples(make([]float32, 6), 4, 2); err == nil {
+		t.Fatal("uneven logits accepted")
+	}
+}
+
+// TestTableTasks reads small files in the layouts of the tasks that have no
+// shared data (CoLA, MRPC, QNLI, QQP, STS-B).
+func TestTableTasks(t *testing.T) {
+	for _, tc := range []struct {
+		task, file string
+		want       []Example
+	}{
+		{"CoLA", "gj04\t1\t\tOur friends won't buy this analysis.\n",
+			[]Example{{GUID: "train-0", TextA: "Our friends won't buy this analysis.", Label: "1", LabelID: 1}}},
+		{"MRPC", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t1\t2\tA b.\tC d.\n",
+			[]Example{{GUID: "train-1", TextA: "A b.", TextB: "C d.", HasB: true, Label: "0", LabelID: 0}}},
+		{"QNLI", "index\tquestion\tsentence\tlabel\n7\tWhy?\tBecause.\tnot_entailment\n",
+			[]Example{{GUID: "train-7", TextA: "Why?", TextB: "Because.", HasB: true, Label: "not_entailment", LabelID: 1}}},
+		{"QQP", "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n5\t1\t2\tQ1?\tQ2?\t1\n6\t3\t4\tshort\n",
+			[]Example{{GUID: "train-5", TextA: "Q1?", TextB: "Q2?", HasB: true, Label: "1", LabelID: 1}}},
+		{"STS-B", "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n" +
+			"3\tmain\tx\t2012\t1\ta\tb\tA man.\tA guy.\t3.800\n",
+			[]Example{{GUID: "train-3", TextA: "A man.", TextB: "A guy.", HasB: true, Label: "3.800", LabelID: -1, Target: 3.8}}},
+	} {
+		task, err := LookupTask(tc.task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := ParseTSV("f", []byte(tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := task.Examples("f", SplitTrain, recs)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.task, err)
+		}
+		for i := range got {
+			got[i].File, got[i].Line = "", 0
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %+v, want %+v", tc.task, got, tc.want)
+		}
+	}
+	// STS-B prompt-demo: one demonstration block (num_labels 1), demos
+	// grouped by the median.
+	stsb, _ := LookupTask("sts-b")
+	tok := newFakeTok()
+	enc, err := NewEncoder(tok, stsb, stsb.DefaultConfig(ModePromptDemo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc.Template.Source != "*cls**sent_0**mask*,*+sentl_1**sep+**sent_2**label_0*,*+sentl_3**sep+*" {
+		t.Fatalf("STS-B demo template %s", enc.Template.Source)
+	}
+	if g := stsb.demoGroup(Example{Target: 2.5}); g != "0" {
+		t.Fatalf("median group %s", g)
+	}
+}

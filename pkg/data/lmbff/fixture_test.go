@@ -197,7 +197,7 @@ func fixtureEncoder(t *testing.T, ft *fixtureTasks, taskName string, mode Mode) 
 		}
 	case ModePromptDemo:
 		if tmpl, maxLen, dd, ok := ft.promptDemo(taskName); ok {
-			if got := AutoDemoTemplate(ftask.Template, task.NumLabels()); got != tmpl {
+			if got := AutoDemoTemplate(ftask.Template, task.refNumLabels()); got != tmpl {
 				return nil, fmt.Errorf("AutoDemoTemplate(%q) = %q, the fixture has %q", ftask.Template, got, tmpl)
 			}
 			cfg.MaxLength, cfg.DoubleDemo = maxLen, dd

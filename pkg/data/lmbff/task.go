@@ -101,6 +101,16 @@ func (t *Task) NumLabels() int {
 	return len(t.Labels)
 }
 
+// refNumLabels is the reference's num_labels_mapping value: the number of
+// classes, or 1 for regression. run.py's automatic demonstration template
+// has one block per such label.
+func (t *Task) refNumLabels() int {
+	if t.Regression {
+		return 1
+	}
+	return len(t.Labels)
+}
+
 // LabelIndex returns the index of label in t.Labels.
 func (t *Task) LabelIndex(label string) (int, bool) {
 	for i, l := range t.Labels {
