@@ -24,8 +24,13 @@ type Batch struct {
 	Targets []float32
 }
 
-// Row returns row i of InputIDs.
-func (b *Batch) Row(i int) []int64 { return b.InputIDs[i*b.Len : (i+1)*b.Len] }
+// Row returns row i of InputIDs, or nil when i is out of range.
+func (b *Batch) Row(i int) []int64 {
+	if i < 0 || i >= b.Size || (i+1)*b.Len > len(b.InputIDs) {
+		return nil
+	}
+	return b.InputIDs[i*b.Len : (i+1)*b.Len]
+}
 
 // Collate pads features to the longest one (dynamic padding, pad on the
 // right with padID, attention mask 0 there) and gathers mask positions and

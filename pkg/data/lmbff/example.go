@@ -93,11 +93,16 @@ func (t *Task) Examples(path string, split Split, recs []Record) ([]Example, err
 			continue
 		}
 		n := len(r.Fields)
-		if n < t.MinFields {
+		if n == 0 || n < t.MinFields {
 			if t.SkipShort {
 				continue
 			}
 			return nil, fmt.Errorf("lmbff: %s:%d: %s row has %d columns, want at least %d", path, r.Line, t.Name, n, t.MinFields)
+		}
+		for _, col := range []int{t.TextA, t.TextB, t.LabelCol, t.GUIDCol} {
+			if col >= n {
+				return nil, fmt.Errorf("lmbff: %s:%d: %s row has %d columns, column %d is missing", path, r.Line, t.Name, n, col)
+			}
 		}
 		if t.SameFields && t.Header && n != header {
 			return nil, fmt.Errorf("lmbff: %s:%d: %s row has %d columns, the header has %d", path, r.Line, t.Name, n, header)
