@@ -114,8 +114,22 @@ func FuzzParseTemplate(f *testing.F) {
 				t.Fatalf("negative index")
 			}
 		}
-		_ = tm.HasMask()
 		_ = AutoDemoTemplate(src, 3)
+		if !tm.HasMask() {
+			return
+		}
+		// Rendering must not panic either, and a found mask is in range.
+		task, _ := LookupTask("SST-2")
+		cfg := task.DefaultConfig(ModePrompt)
+		cfg.Template, cfg.MaxLength, cfg.FirstSentLimit, cfg.OtherSentLimit = src, 12, 3, 2
+		enc, err := NewEncoder(newFakeTok(), task, cfg)
+		if err != nil {
+			return
+		}
+		f, err := enc.Render([]string{"It is fine.", "Paris", "ß"}, []int{1, 0})
+		if err == nil && (f.MaskPos < 0 || f.MaskPos >= len(f.InputIDs) || len(f.InputIDs) > 12) {
+			t.Fatalf("feature %+v", f)
+		}
 	})
 }
 
