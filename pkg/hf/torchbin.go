@@ -16,6 +16,7 @@ package hf
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +30,15 @@ import (
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
 )
+
+// maxPickleBytes bounds a zip archive's data.pkl (roberta-large's is
+// tens of kilobytes).
+const maxPickleBytes = 1 << 30
+
+// maxExpansion bounds how many bytes a strided view (a stride-0 expand) may
+// add beyond its storage's size when materialised, so a corrupt stride
+// cannot ask for terabytes.
+const maxExpansion = 256 << 20
 
 // torch storage class names (module "torch") and their dtypes.
 var torchStorageDTypes = map[string]DType{
@@ -248,7 +258,7 @@ func OpenTorchBin(path string) (tb *TorchBinFile, err error) {
 	var sig [4]byte
 	f.ReadAt(sig[:], 0) // a short file leaves sig zero
 	if zr, zerr := zip.NewReader(f, st.Size()); zerr == nil {
-		obj, _, err = loadZip(zr)
+		obj, _, err = loadZip(zr, st.Size())
 	} else if string(sig[:]) == "PK\x03\x04" {
 		err = fmt.Errorf("zip archive is damaged or truncated: %v", zerr)
 	} else {
@@ -362,7 +372,7 @@ func (tb *TorchBinFile) Close() error {
 	return tb.f.Close()
 }
 
-func loadZip(zr *zip.Reader) (any, map[string]*pStorage, error) {
+func loadZip(zr *zip.Reader, size int64) (any, map[string]*pStorage, error) {
 	var pkl *zip.File
 	prefix := ""
 	records := make(map[string]*zip.File, len(zr.File))
@@ -400,9 +410,19 @@ func loadZip(zr *zip.Reader) (any, map[string]*pStorage, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rc.Close()
+	pklBytes, err := io.ReadAll(io.LimitReader(rc, maxPickleBytes+1))
+	rc.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("data.pkl: %w", err)
+	}
+	if len(pklBytes) > maxPickleBytes {
+		return nil, nil, fmt.Errorf("data.pkl is larger than %d bytes", maxPickleBytes)
+	}
+	if _, err := scanPickle(bufio.NewReader(bytes.NewReader(pklBytes)), int64(len(pklBytes))); err != nil {
+		return nil, nil, fmt.Errorf("data.pkl: %w", err)
+	}
 	storages := map[string]*pStorage{}
-	u := pickle.NewUnpickler(bufio.NewReader(rc))
+	u := pickle.NewUnpickler(bytes.NewReader(pklBytes))
 	u.FindClass = findTorchClass
 	u.PersistentLoad = func(pid any) (any, error) {
 		cls, key, numel, _, err := storageRef(pid, false)
@@ -428,6 +448,9 @@ func loadZip(zr *zip.Reader) (any, map[string]*pStorage, error) {
 			off, err := rec.DataOffset()
 			if err != nil {
 				return nil, fmt.Errorf("storage %s: %w", key, err)
+			}
+			if need > size-off {
+				return nil, fmt.Errorf("storage %s: %d bytes at offset %d run past the end of the %d-byte file (truncated?)", key, need, off, size)
 			}
 			s.off = off
 		} else {
@@ -474,6 +497,20 @@ func loadLegacy(f *os.File, size int64) (any, map[string]*pStorage, error) {
 	var tarMagic [5]byte
 	if _, err := f.ReadAt(tarMagic[:], 257); err == nil && string(tarMagic[:]) == "ustar" {
 		return nil, nil, fmt.Errorf("the legacy tar format of PyTorch < 0.4 is not supported; re-save it with a newer torch")
+	}
+	// Walk the five pickles (magic, protocol, sys_info, object, storage
+	// keys) once to check their lengths before gopickle allocates by them.
+	sr := bufio.NewReader(io.NewSectionReader(f, 0, size))
+	var scanned int64
+	for i := 0; i < 5; i++ {
+		n, err := scanPickle(sr, size-scanned)
+		if err != nil {
+			if i == 0 {
+				return nil, nil, fmt.Errorf("neither a zip archive nor a legacy torch.save stream (%v)", err)
+			}
+			return nil, nil, fmt.Errorf("legacy pickle %d: %w", i+1, err)
+		}
+		scanned += n
 	}
 	cr := &countingReader{r: bufio.NewReader(io.NewSectionReader(f, 0, size))}
 	plain := func(what string) (any, error) {
@@ -534,7 +571,7 @@ func loadLegacy(f *os.File, size int64) (any, map[string]*pStorage, error) {
 		vkey, ok1 := view[0].(string)
 		voff, ok2 := toInt64(view[1])
 		vsize, ok3 := toInt64(view[2])
-		if !ok1 || !ok2 || !ok3 || voff < 0 || vsize < 0 {
+		if !ok1 || !ok2 || !ok3 || voff < 0 || vsize < 0 || voff > s.numel || vsize > s.numel-voff {
 			return nil, fmt.Errorf("storage %s: bad view metadata %v", key, view)
 		}
 		if v, ok := views[vkey]; ok {
@@ -658,13 +695,17 @@ func (s *pStorage) readElems(f *os.File, first, n int64, dst []byte) error {
 			if err != nil {
 				return err
 			}
-			s.data = make([]byte, s.numel*es)
-			_, err = io.ReadFull(rc, s.data)
+			// ReadAll grows with the data actually there, not with the
+			// size the archive claims.
+			data, err := io.ReadAll(io.LimitReader(rc, s.numel*es))
 			rc.Close()
 			if err != nil {
-				s.data = nil
 				return fmt.Errorf("storage %s: %w", s.key, err)
 			}
+			if int64(len(data)) != s.numel*es {
+				return fmt.Errorf("storage %s: record holds %d bytes, want %d (truncated?)", s.key, len(data), s.numel*es)
+			}
+			s.data = data
 		}
 		copy(dst, s.data[first*es:(first+n)*es])
 		return nil
@@ -713,6 +754,9 @@ func (pt *pTensor) check() error {
 	}
 	if last >= s.numel {
 		return fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d of a %d-element storage %s", pt.offset, pt.shape, pt.stride, last, s.numel, s.key)
+	}
+	if numel-s.numel > maxExpansion/es {
+		return fmt.Errorf("view (size %v, stride %v) of a %d-element storage would materialise %d elements; expansions beyond %d bytes are refused", pt.shape, pt.stride, s.numel, numel, maxExpansion)
 	}
 	pt.last = last
 	return nil

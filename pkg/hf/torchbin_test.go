@@ -327,6 +327,8 @@ func TestTorchBinHandmade(t *testing.T) {
 		name, pkl, want string
 	}{
 		{"past_storage", tensorPickle("w", "FloatStorage", 3, 1, []int{3}, []int{1}), "reaches element 3 of a 3-element storage"},
+		{"huge_expand", tensorPickle("w", "FloatStorage", 3, 0, []int{1 << 30, 1 << 30}, []int{0, 0}), "expansions beyond"},
+		{"huge_string", "\x80\x02}X\xff\xff\xff\x7fabc", "runs past the end"},
 		{"negative_stride", tensorPickle("w", "FloatStorage", 3, 0, []int{2}, []int{-1}), "negative stride"},
 		{"rank_mismatch", tensorPickle("w", "FloatStorage", 3, 0, []int{3}, []int{1, 1}), "differ in rank"},
 		{"complex_storage", tensorPickle("w", "ComplexFloatStorage", 1, 0, []int{1}, []int{1}), "torch.ComplexFloatStorage is not supported"},
