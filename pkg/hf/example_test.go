@@ -20,10 +20,26 @@ func Example() {
 
 	// A tiny "checkpoint" without the tied decoder weight.
 	sd := hf.NewStateDict()
-	sd.Set("roberta.embeddings.word_embeddings.weight", hf.FromFloat32s([]int64{3, 2}, []float32{1, 2, 3, 4, 5, 6}))
-	sd.Set("lm_head.bias", hf.FromFloat32s([]int64{3}, []float32{0.5, 0, -0.5}))
-	sd.Set("lm_head.decoder.bias", hf.FromFloat32s([]int64{3}, []float32{0.5, 0, -0.5}))
-	sd.Set("roberta.embeddings.position_ids", hf.FromInt64s([]int64{1, 4}, []int64{0, 1, 2, 3}))
+	for _, x := range []struct {
+		name  string
+		shape []int64
+		v     []float32
+	}{
+		{"roberta.embeddings.word_embeddings.weight", []int64{3, 2}, []float32{1, 2, 3, 4, 5, 6}},
+		{"lm_head.bias", []int64{3}, []float32{0.5, 0, -0.5}},
+		{"lm_head.decoder.bias", []int64{3}, []float32{0.5, 0, -0.5}},
+	} {
+		t, err := hf.FromFloat32s(x.shape, x.v)
+		if err != nil {
+			log.Fatal(err)
+		}
+		sd.Set(x.name, t)
+	}
+	pos, err := hf.FromInt64s([]int64{1, 4}, []int64{0, 1, 2, 3})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sd.Set("roberta.embeddings.position_ids", pos)
 	path := filepath.Join(dir, "model.safetensors")
 	if err := hf.WriteSafetensors(path, sd, nil); err != nil {
 		log.Fatal(err)

@@ -71,7 +71,7 @@ func TestExpectReportsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	sd.Delete("roberta.encoder.layer.1.output.dense.bias")
-	sd.Set("roberta.pooler.dense.weight", FromFloat32s([]int64{1}, []float32{0})) // ignored
+	sd.Set("roberta.pooler.dense.weight", f32t([]int64{1}, []float32{0})) // ignored
 	e := robertaExpect(path)
 	e.Add("roberta.embeddings.LayerNorm.weight", F64, 32)                // dtype mismatch
 	e.Add("roberta.embeddings.token_type_embeddings.weight", F32, 2, 32) // shape mismatch
@@ -165,11 +165,11 @@ func TestCheckpointLazy(t *testing.T) {
 
 func TestStateDictEditing(t *testing.T) {
 	sd := NewStateDict()
-	sd.Set("embeddings.word_embeddings.weight", FromFloat32s([]int64{1}, []float32{1}))
-	sd.Set("encoder.layer.0.attention.output.LayerNorm.gamma", FromFloat32s([]int64{1}, []float32{2}))
-	sd.Set("encoder.layer.0.attention.output.LayerNorm.beta", FromFloat32s([]int64{1}, []float32{3}))
-	sd.Set("lm_head.bias", FromFloat32s([]int64{1}, []float32{4}))
-	sd.Set("pooler.dense.weight", FromFloat32s([]int64{1}, []float32{5}))
+	sd.Set("embeddings.word_embeddings.weight", f32t([]int64{1}, []float32{1}))
+	sd.Set("encoder.layer.0.attention.output.LayerNorm.gamma", f32t([]int64{1}, []float32{2}))
+	sd.Set("encoder.layer.0.attention.output.LayerNorm.beta", f32t([]int64{1}, []float32{3}))
+	sd.Set("lm_head.bias", f32t([]int64{1}, []float32{4}))
+	sd.Set("pooler.dense.weight", f32t([]int64{1}, []float32{5}))
 	n, err := sd.NormalizeRobertaKeys()
 	if err != nil || n != 4 {
 		t.Fatalf("renamed %d, %v", n, err)
@@ -198,7 +198,7 @@ func TestStateDictEditing(t *testing.T) {
 	if sd.Len() != 3 || sd.Has("pooler.dense.weight") || sd.Has("lm_head.bias") || len(sd.Tensors) != 3 {
 		t.Errorf("after filter/delete: %v", sd.Names)
 	}
-	sd.Set("embeddings.word_embeddings.weight", FromFloat32s([]int64{1}, []float32{9}))
+	sd.Set("embeddings.word_embeddings.weight", f32t([]int64{1}, []float32{9}))
 	if sd.Names[0] != "embeddings.word_embeddings.weight" || sd.Len() != 3 {
 		t.Error("replacing moved or duplicated the name")
 	}
@@ -212,16 +212,22 @@ func TestStateDictEditing(t *testing.T) {
 }
 
 func TestTensorBasics(t *testing.T) {
-	x := FromFloat32s([]int64{2, 2}, []float32{1, 2, 3, 4})
+	x := f32t([]int64{2, 2}, []float32{1, 2, 3, 4})
 	if x.NumElements() != 4 || x.String() != "F32[2 2]" {
 		t.Errorf("%v %d", x, x.NumElements())
 	}
-	s := FromFloat64s(nil, []float64{2.5})
+	s := f64t(nil, []float64{2.5})
 	if s.NumElements() != 1 || len(s.Data) != 8 {
 		t.Error("scalar")
 	}
 	if (&Tensor{DType: F32, Shape: []int64{-1}}).NumElements() != -1 {
 		t.Error("negative dims")
+	}
+	if _, err := FromFloat32s([]int64{2, 2}, []float32{1, 2, 3}); err == nil {
+		t.Error("FromFloat32s accepted 3 values for shape [2 2]")
+	}
+	if _, err := FromInt64s([]int64{-1}, nil); err == nil {
+		t.Error("FromInt64s accepted a negative dimension")
 	}
 	if _, err := NewTensor(F32, []int64{3}, make([]byte, 12)); err != nil {
 		t.Error(err)

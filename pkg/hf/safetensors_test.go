@@ -15,16 +15,16 @@ import (
 
 func mixedStateDict() *StateDict {
 	sd := NewStateDict()
-	sd.Set("b.weight", FromFloat32s([]int64{2, 3}, []float32{1, -2, 3.5, float32(math.Inf(1)), 0, -0.25}))
-	sd.Set("a.ids", FromInt64s([]int64{4}, []int64{0, -1, 1 << 40, 7}))
-	sd.Set("c.f64", FromFloat64s([]int64{}, []float64{math.Pi}))
+	sd.Set("b.weight", f32t([]int64{2, 3}, []float32{1, -2, 3.5, float32(math.Inf(1)), 0, -0.25}))
+	sd.Set("a.ids", i64t([]int64{4}, []int64{0, -1, 1 << 40, 7}))
+	sd.Set("c.f64", f64t([]int64{}, []float64{math.Pi}))
 	sd.Set("d.half", &Tensor{DType: F16, Shape: []int64{2}, Data: []byte{0x00, 0x3c, 0x00, 0xc0}}) // 1, -2
 	sd.Set("e.bf16", &Tensor{DType: BF16, Shape: []int64{1, 2}, Data: []byte{0x80, 0x3f, 0x49, 0x40}})
 	sd.Set("f.mask", &Tensor{DType: BOOL, Shape: []int64{3}, Data: []byte{1, 0, 1}})
 	sd.Set("g.u8", &Tensor{DType: U8, Shape: []int64{2}, Data: []byte{255, 3}})
 	sd.Set("h.i32", &Tensor{DType: I32, Shape: []int64{1}, Data: []byte{0xfe, 0xff, 0xff, 0xff}})
 	sd.Set("i.empty", &Tensor{DType: F32, Shape: []int64{0, 5}, Data: []byte{}})
-	sd.Set("<html>&\"quoted\"", FromFloat32s([]int64{1}, []float32{9}))
+	sd.Set("<html>&\"quoted\"", f32t([]int64{1}, []float32{9}))
 	return sd
 }
 
@@ -384,4 +384,17 @@ func TestWriteSafetensorsFunc(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("directory holds %d entries, want only the streamed file", len(ents))
 	}
+}
+
+// f32t, f64t and i64t build test tensors, panicking on a shape mismatch
+// (a bug in the test).
+func f32t(shape []int64, v []float32) *Tensor { return must(FromFloat32s(shape, v)) }
+func f64t(shape []int64, v []float64) *Tensor { return must(FromFloat64s(shape, v)) }
+func i64t(shape []int64, v []int64) *Tensor   { return must(FromInt64s(shape, v)) }
+
+func must(t *Tensor, err error) *Tensor {
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -48,42 +48,54 @@ func NewTensor(dtype DType, shape []int64, data []byte) (*Tensor, error) {
 	return t, nil
 }
 
-// FromFloat32s returns an F32 tensor holding a copy of v. It panics if
-// len(v) does not match shape, which is a programming error.
-func FromFloat32s(shape []int64, v []float32) *Tensor {
-	t := newFor(F32, shape, len(v))
+// FromFloat32s returns an F32 tensor holding a copy of v; len(v) must
+// equal the number of elements of shape.
+func FromFloat32s(shape []int64, v []float32) (*Tensor, error) {
+	t, err := newFor(F32, shape, len(v))
+	if err != nil {
+		return nil, err
+	}
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(t.Data[4*i:], math.Float32bits(x))
 	}
-	return t
+	return t, nil
 }
 
-// FromFloat64s returns an F64 tensor holding a copy of v. It panics if
-// len(v) does not match shape.
-func FromFloat64s(shape []int64, v []float64) *Tensor {
-	t := newFor(F64, shape, len(v))
+// FromFloat64s returns an F64 tensor holding a copy of v; len(v) must
+// equal the number of elements of shape.
+func FromFloat64s(shape []int64, v []float64) (*Tensor, error) {
+	t, err := newFor(F64, shape, len(v))
+	if err != nil {
+		return nil, err
+	}
 	for i, x := range v {
 		binary.LittleEndian.PutUint64(t.Data[8*i:], math.Float64bits(x))
 	}
-	return t
+	return t, nil
 }
 
-// FromInt64s returns an I64 tensor holding a copy of v. It panics if len(v)
-// does not match shape.
-func FromInt64s(shape []int64, v []int64) *Tensor {
-	t := newFor(I64, shape, len(v))
+// FromInt64s returns an I64 tensor holding a copy of v; len(v) must equal
+// the number of elements of shape.
+func FromInt64s(shape []int64, v []int64) (*Tensor, error) {
+	t, err := newFor(I64, shape, len(v))
+	if err != nil {
+		return nil, err
+	}
 	for i, x := range v {
 		binary.LittleEndian.PutUint64(t.Data[8*i:], uint64(x))
 	}
-	return t
+	return t, nil
 }
 
-func newFor(d DType, shape []int64, n int) *Tensor {
+func newFor(d DType, shape []int64, n int) (*Tensor, error) {
 	ne, err := numElements(shape)
-	if err != nil || ne != int64(n) {
-		panic(fmt.Sprintf("hf: %d values do not fill shape %v", n, shape))
+	if err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
 	}
-	return &Tensor{DType: d, Shape: slices.Clone(shape), Data: make([]byte, n*d.Size())}
+	if ne != int64(n) {
+		return nil, fmt.Errorf("hf: %d values do not fill shape %v", n, shape)
+	}
+	return &Tensor{DType: d, Shape: slices.Clone(shape), Data: make([]byte, n*d.Size())}, nil
 }
 
 // NumElements returns the product of Shape (1 for a scalar). It returns -1
