@@ -39,6 +39,7 @@ type Checkpoint struct {
 	names []string
 	files []weightsFile
 	where map[string]weightsFile
+	alias map[string]string // filled tied name -> source name
 }
 
 // OpenWeights opens one weights file: safetensors when the name ends in
@@ -87,13 +88,42 @@ func (c *Checkpoint) Len() int { return len(c.names) }
 // Has reports whether tensor name is present.
 func (c *Checkpoint) Has(name string) bool { _, ok := c.where[name]; return ok }
 
+// FillTied makes every absent Dst of pairs whose Src is present readable
+// under Dst as a copy of Src (appended to Names), like StateDict.FillTied,
+// and returns the names it added.
+func (c *Checkpoint) FillTied(pairs []Tied) []string {
+	var filled []string
+	for _, p := range pairs {
+		if c.Has(p.Dst) || !c.Has(p.Src) {
+			continue
+		}
+		if c.alias == nil {
+			c.alias = map[string]string{}
+		}
+		src := c.source(p.Src)
+		c.alias[p.Dst] = src
+		c.where[p.Dst] = c.where[src]
+		c.names = append(c.names, p.Dst)
+		filled = append(filled, p.Dst)
+	}
+	return filled
+}
+
+// source maps a filled tied name to the name stored in the file.
+func (c *Checkpoint) source(name string) string {
+	if s, ok := c.alias[name]; ok {
+		return s
+	}
+	return name
+}
+
 // Info returns the dtype and shape of tensor name.
 func (c *Checkpoint) Info(name string) (TensorInfo, bool) {
 	wf, ok := c.where[name]
 	if !ok {
 		return TensorInfo{}, false
 	}
-	return wf.Info(name)
+	return wf.Info(c.source(name))
 }
 
 // Infos returns the dtype and shape of every tensor (Expect.CheckCheckpoint
@@ -113,7 +143,7 @@ func (c *Checkpoint) ReadInto(name string, dst []byte) error {
 	if !ok {
 		return fmt.Errorf("hf: checkpoint has no tensor %q", name)
 	}
-	return wf.ReadInto(name, dst)
+	return wf.ReadInto(c.source(name), dst)
 }
 
 // Read returns tensor name as a new Tensor that owns its Data.

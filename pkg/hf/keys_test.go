@@ -248,3 +248,30 @@ func TestTensorBasics(t *testing.T) {
 		t.Error("TensorInfo.Bytes")
 	}
 }
+
+func TestCheckpointFillTied(t *testing.T) {
+	sd, err := ReadSafetensors(testenv.SharedPath(t, "fixtures", "roberta-tiny", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.Delete("lm_head.decoder.weight")
+	p := writeTemp(t, sd)
+	ck, err := OpenWeights(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	if filled := ck.FillTied(RobertaTied); !slices.Equal(filled, []string{"lm_head.decoder.weight"}) {
+		t.Fatalf("filled %v", filled)
+	}
+	if err := robertaExpect(p).CheckCheckpoint(ck); err != nil {
+		t.Fatal(err)
+	}
+	dec, err := ck.Read("lm_head.decoder.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dec.Equal(sd.Get("roberta.embeddings.word_embeddings.weight")) || ck.Names()[ck.Len()-1] != "lm_head.decoder.weight" {
+		t.Error("filled decoder is not the word embeddings")
+	}
+}

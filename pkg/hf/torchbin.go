@@ -643,7 +643,10 @@ func entries(obj any) ([][2]any, error) {
 	case *types.OrderedDict:
 		out := make([][2]any, 0, d.Len())
 		for e := d.List.Front(); e != nil; e = e.Next() {
-			ent := e.Value.(*types.OrderedDictEntry)
+			ent, ok := e.Value.(*types.OrderedDictEntry)
+			if !ok {
+				return nil, fmt.Errorf("malformed OrderedDict entry %T", e.Value)
+			}
 			out = append(out, [2]any{ent.Key, ent.Value})
 		}
 		return out, nil
