@@ -67,6 +67,10 @@ mz_err mz_cuda_synchronize(int64_t device);
 /* cuda_memory: bytes allocated / peak on a CUDA device (0 on CPU builds). */
 mz_err mz_cuda_memory(int64_t device, int64_t *allocated, int64_t *peak);
 
+/* release_memory: return freed heap memory to the OS (glibc malloc_trim), so
+ * resident-memory readings show live memory rather than allocator caches. */
+mz_err mz_release_memory(void);
+
 /* ---- tensors (tensor.cpp) ---- */
 mz_err mz_tensor_free(mz_tensor t);
 /* from_data copies nbytes from data (dtype, row-major) into a new tensor on

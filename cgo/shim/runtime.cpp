@@ -4,6 +4,10 @@
 
 #include "common.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 extern "C" {
 
 void mz_free(void *p) { std::free(p); }
@@ -51,6 +55,14 @@ mz_err mz_get_num_interop_threads(int64_t *n) { MZ_TRY({ *n = at::get_num_intero
 mz_err mz_manual_seed(uint64_t seed) { MZ_TRY({ at::manual_seed(seed); }) }
 
 mz_err mz_parallel_info(char **out) { MZ_TRY({ *out = mz::dup(at::get_parallel_info()); }) }
+
+mz_err mz_release_memory(void) {
+  MZ_TRY({
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+  })
+}
 
 mz_err mz_cuda_synchronize(int64_t device) {
   MZ_TRY({

@@ -90,3 +90,8 @@ func CUDAMemory(d Device) (allocated, peak int64, err error) {
 	err = check("cuda_memory", C.mz_cuda_memory(C.int64_t(d.Index), &a, &p))
 	return int64(a), int64(p), err
 }
+
+// ReleaseMemory hands freed heap memory back to the OS (glibc's
+// malloc_trim), so that resident-memory readings show live memory rather
+// than the allocator's caches. It frees no live tensor.
+func ReleaseMemory() error { return check("release_memory", C.mz_release_memory()) }
