@@ -50,7 +50,7 @@ if [ "$cuda" = 1 ]; then
     [ -d "$d" ] && cxxflags="$cxxflags -I$d"
   done
 fi
-ldflags="$ldflags -Wl,--as-needed"
+ldflags="$ldflags -Wl,--as-needed -ldl"
 
 echo "build.sh: libtorch from $flavour ($lib), cuda=$cuda, cxx11 abi=$abi"
 key=$(printf '%s' "$lib $cxxflags" | md5sum | cut -c1-12)

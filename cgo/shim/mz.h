@@ -67,6 +67,9 @@ mz_err mz_cuda_synchronize(int64_t device);
 /* cuda_memory: bytes allocated / peak on a CUDA device (0 on CPU builds). */
 mz_err mz_cuda_memory(int64_t device, int64_t *allocated, int64_t *peak);
 
+/* library_paths: the files libtorch (libtorch_cpu) and this shim were loaded
+ * from. Free both strings. */
+mz_err mz_library_paths(char **libtorch, char **shim);
 /* release_memory: return freed heap memory to the OS (glibc malloc_trim), so
  * resident-memory readings show live memory rather than allocator caches. */
 mz_err mz_release_memory(void);
@@ -194,6 +197,8 @@ mz_err mz_params_numel(mz_params p, int64_t *n);
 /* snapshot: a deep copy of every tensor; copy_from: copy values back. */
 mz_err mz_params_snapshot(mz_params p, mz_params *out);
 mz_err mz_params_copy_from(mz_params dst, mz_params src);
+/* max_abs_diff: max over the lists of max |a − b|, pairwise, in double. */
+mz_err mz_params_max_abs_diff(mz_params a, mz_params b, double *out);
 
 #ifdef __cplusplus
 }

@@ -163,4 +163,22 @@ mz_err mz_params_copy_from(mz_params dst, mz_params src) {
   })
 }
 
+mz_err mz_params_max_abs_diff(mz_params a, mz_params b, double *out) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto &x = P(a);
+    auto &y = P(b);
+    if (x.ts.size() != y.ts.size())
+      throw std::invalid_argument("max_abs_diff: lists of " + std::to_string(x.ts.size()) + " and " +
+                                  std::to_string(y.ts.size()) + " tensors");
+    double m = 0;
+    for (size_t i = 0; i < x.ts.size(); i++) {
+      if (x.ts[i].numel() == 0) continue;
+      double d = (x.ts[i].to(at::kDouble) - y.ts[i].to(x.ts[i].device(), at::kDouble)).abs().max().item<double>();
+      if (d > m || std::isnan(d)) m = d;
+    }
+    *out = m;
+  })
+}
+
 }  // extern "C"

@@ -4,6 +4,8 @@
 
 #include "common.h"
 
+#include <dlfcn.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -55,6 +57,22 @@ mz_err mz_get_num_interop_threads(int64_t *n) { MZ_TRY({ *n = at::get_num_intero
 mz_err mz_manual_seed(uint64_t seed) { MZ_TRY({ at::manual_seed(seed); }) }
 
 mz_err mz_parallel_info(char **out) { MZ_TRY({ *out = mz::dup(at::get_parallel_info()); }) }
+
+namespace {
+std::string library_of(const void *addr) {
+  Dl_info info;
+  if (dladdr(addr, &info) == 0 || info.dli_fname == nullptr) return "";
+  return info.dli_fname;
+}
+}  // namespace
+
+mz_err mz_library_paths(char **libtorch, char **shim) {
+  MZ_TRY({
+    // at::get_num_threads lives in libtorch_cpu; mz_version in this shim.
+    *libtorch = mz::dup(library_of(reinterpret_cast<const void *>(&at::get_num_threads)));
+    *shim = mz::dup(library_of(reinterpret_cast<const void *>(&mz_version)));
+  })
+}
 
 mz_err mz_release_memory(void) {
   MZ_TRY({

@@ -152,3 +152,19 @@ func (p *ParamList) CopyFrom(src *ParamList) error {
 	}
 	return check("params_copy_from", C.mz_params_copy_from(h, s))
 }
+
+// MaxAbsDiff returns the largest |a − b| over all pairs of tensors of p and
+// q, computed in float64 (NaN if any difference is NaN).
+func (p *ParamList) MaxAbsDiff(q *ParamList) (float64, error) {
+	h, err := p.handle()
+	if err != nil {
+		return 0, err
+	}
+	g, err := q.handle()
+	if err != nil {
+		return 0, err
+	}
+	var v C.double
+	err = check("params_max_abs_diff", C.mz_params_max_abs_diff(h, g, &v))
+	return float64(v), err
+}

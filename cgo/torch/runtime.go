@@ -95,3 +95,15 @@ func CUDAMemory(d Device) (allocated, peak int64, err error) {
 // malloc_trim), so that resident-memory readings show live memory rather
 // than the allocator's caches. It frees no live tensor.
 func ReleaseMemory() error { return check("release_memory", C.mz_release_memory()) }
+
+// LibraryPaths returns the files libtorch (libtorch_cpu) and the shim were
+// loaded from.
+func LibraryPaths() (libtorch, shim string, err error) {
+	var a, b *C.char
+	if err := check("library_paths", C.mz_library_paths(&a, &b)); err != nil {
+		return "", "", err
+	}
+	defer C.mz_free(unsafe.Pointer(a))
+	defer C.mz_free(unsafe.Pointer(b))
+	return C.GoString(a), C.GoString(b), nil
+}

@@ -11,57 +11,82 @@ import (
 // works although urfave/cli stops parsing flags at the first positional
 // argument. Everything from a literal "--" on is left as it is.
 //
-// The command path (the leading words that name commands of app) stays in
-// place. A flag without "=" takes the next argument as its value unless the
-// innermost command declares it boolean or the next argument starts with "-".
+// Global flags and the command path (`mezo --threads 2 data kshot …`) stay
+// in place: at each level, that level's flags are kept, and a word naming a
+// subcommand descends into it. A flag without "=" takes the next argument as
+// its value unless the flag is boolean at that level or the next argument
+// starts with "-".
 func reorderArgs(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
 	out := []string{args[0]}
-	i := 1
-	var cmd *cli.Command
+	flags := app.Flags
 	subs := app.Commands
+	i := 1
+	// Walk the command path, keeping each level's own flags in place.
 	for i < len(args) {
-		next := findCommand(subs, args[i])
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if isFlag(a) {
+			out = append(out, a)
+			if takesValue(flags, a) && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				out = append(out, args[i+1])
+				i++
+			}
+			i++
+			continue
+		}
+		next := findCommand(subs, a)
 		if next == nil {
 			break
 		}
-		cmd = next
-		subs = next.Subcommands
-		out = append(out, args[i])
+		out = append(out, a)
+		flags, subs = next.Flags, next.Subcommands
 		i++
 	}
-	bools := map[string]bool{"help": true, "h": true}
-	if cmd != nil {
-		for _, f := range cmd.Flags {
-			if _, ok := f.(*cli.BoolFlag); ok {
-				for _, n := range f.Names() {
-					bools[n] = true
-				}
-			}
-		}
-	}
-	var flags, positional []string
+	// In the innermost command: flags first, then positional arguments.
+	var fl, pos []string
 	for ; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			positional = append(positional, args[i:]...)
+			pos = append(pos, args[i:]...)
 			break
 		}
-		if strings.HasPrefix(a, "-") && a != "-" {
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && !bools[name] && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-				flags = append(flags, args[i+1])
+		if isFlag(a) {
+			fl = append(fl, a)
+			if takesValue(flags, a) && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				fl = append(fl, args[i+1])
 				i++
 			}
 			continue
 		}
-		positional = append(positional, a)
+		pos = append(pos, a)
 	}
-	out = append(out, flags...)
-	return append(out, positional...)
+	out = append(out, fl...)
+	return append(out, pos...)
+}
+
+func isFlag(a string) bool { return strings.HasPrefix(a, "-") && a != "-" }
+
+// takesValue reports whether flag argument a (without "=value") expects a
+// separate value: any flag that is not boolean (help is boolean everywhere).
+func takesValue(flags []cli.Flag, a string) bool {
+	name := strings.TrimLeft(a, "-")
+	if strings.Contains(name, "=") || name == "help" || name == "h" {
+		return false
+	}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				_, isBool := f.(*cli.BoolFlag)
+				return !isBool
+			}
+		}
+	}
+	return true
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

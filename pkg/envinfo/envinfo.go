@@ -1,0 +1,113 @@
+// Package envinfo reports what gomezo runs on: the libtorch under the shim
+// (version, CPU or CUDA flavour, where it was loaded from), devices, threads,
+// and the Go build.
+package envinfo
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+)
+
+// Info is the environment report. Its JSON form is stable for machines.
+type Info struct {
+	Libtorch struct {
+		Version    string `json:"version"`
+		Flavour    string `json:"flavour"` // "cpu" or "cuda"
+		Library    string `json:"library"` // path of the libtorch library the shim loaded
+		Shim       string `json:"shim"`    // path of libmzshim.so
+		CuDNN      bool   `json:"cudnn"`
+		ParallelOn string `json:"parallel_info,omitempty"`
+	} `json:"libtorch"`
+	Devices []string `json:"devices"`
+	Threads struct {
+		IntraOp int `json:"intra_op"`
+		InterOp int `json:"inter_op"`
+		CPUs    int `json:"cpus"`
+	} `json:"threads"`
+	Go struct {
+		Version string `json:"version"`
+		OS      string `json:"os"`
+		Arch    string `json:"arch"`
+		Module  string `json:"module,omitempty"`
+	} `json:"go"`
+}
+
+// Collect gathers the report. verbose adds libtorch's parallel_info text.
+func Collect(verbose bool) (*Info, error) {
+	var in Info
+	var err error
+	if in.Libtorch.Version, err = torch.Version(); err != nil {
+		return nil, err
+	}
+	cuda, err := torch.BuiltWithCUDA()
+	if err != nil {
+		return nil, err
+	}
+	in.Libtorch.Flavour = "cpu"
+	if cuda {
+		in.Libtorch.Flavour = "cuda"
+	}
+	if in.Libtorch.Library, in.Libtorch.Shim, err = torch.LibraryPaths(); err != nil {
+		return nil, err
+	}
+	if in.Libtorch.CuDNN, err = torch.CuDNNAvailable(); err != nil {
+		return nil, err
+	}
+	if verbose {
+		if in.Libtorch.ParallelOn, err = torch.ParallelInfo(); err != nil {
+			return nil, err
+		}
+	}
+	in.Devices = []string{torch.CPU.String()}
+	n, err := torch.CUDADeviceCount()
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		in.Devices = append(in.Devices, torch.CUDA(i).String())
+	}
+	if in.Threads.IntraOp, err = torch.NumThreads(); err != nil {
+		return nil, err
+	}
+	if in.Threads.InterOp, err = torch.NumInteropThreads(); err != nil {
+		return nil, err
+	}
+	in.Threads.CPUs = runtime.NumCPU()
+	in.Go.Version, in.Go.OS, in.Go.Arch = runtime.Version(), runtime.GOOS, runtime.GOARCH
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		in.Go.Module = bi.Main.Path
+	}
+	return &in, nil
+}
+
+// WriteJSON writes the report as indented JSON.
+func (in *Info) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(in)
+}
+
+// WriteText writes the report for people.
+func (in *Info) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "libtorch   %s (%s)\n", in.Libtorch.Version, in.Libtorch.Flavour)
+	fmt.Fprintf(&b, "  library  %s\n", in.Libtorch.Library)
+	fmt.Fprintf(&b, "  shim     %s\n", in.Libtorch.Shim)
+	if in.Libtorch.Flavour == "cuda" {
+		fmt.Fprintf(&b, "  cudnn    %v\n", in.Libtorch.CuDNN)
+	}
+	fmt.Fprintf(&b, "devices    %s\n", strings.Join(in.Devices, ", "))
+	fmt.Fprintf(&b, "threads    %d intra-op, %d inter-op, %d CPUs\n", in.Threads.IntraOp, in.Threads.InterOp, in.Threads.CPUs)
+	fmt.Fprintf(&b, "go         %s %s/%s\n", in.Go.Version, in.Go.OS, in.Go.Arch)
+	if in.Libtorch.ParallelOn != "" {
+		fmt.Fprintf(&b, "\n%s", in.Libtorch.ParallelOn)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
