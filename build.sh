@@ -6,7 +6,8 @@
 #   3. the libtorch inside a Python torch install, asked of $PYTHON or /usr/bin/python3
 # The Go binary links only the shim's C ABI; bin/mezo finds the shim through an
 # rpath ($ORIGIN/../build/lib), and the shim finds libtorch through its own rpath.
-# Environment: LIBTORCH, PYTHON, JOBS (parallel compile jobs), GO (go command).
+# Environment: LIBTORCH, PYTHON, JOBS (parallel compile jobs), GO (go command),
+#   BUILD_DIR (shim and objects; default ./build), BIN_DIR (mezo; default ./bin).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -53,10 +54,16 @@ fi
 ldflags="$ldflags -Wl,--as-needed -ldl"
 
 echo "build.sh: libtorch from $flavour ($lib), cuda=$cuda, cxx11 abi=$abi"
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+BIN_DIR=${BIN_DIR:-$ROOT/bin}
 key=$(printf '%s' "$lib $cxxflags" | md5sum | cut -c1-12)
-make -s -C cgo/shim -j"$JOBS" OBJDIR="$ROOT/build/obj/$key" OUT="$ROOT/build/lib/libmzshim.so" \
+make -s -C cgo/shim -j"$JOBS" OBJDIR="$BUILD_DIR/obj/$key" OUT="$BUILD_DIR/lib/libmzshim.so" \
   TORCH_CXXFLAGS="$cxxflags" TORCH_LDFLAGS="$ldflags"
 
-mkdir -p bin
-CGO_LDFLAGS="${CGO_LDFLAGS:-} -Wl,-rpath,\$ORIGIN/../build/lib" "$GO" build -o bin/mezo ./cmd/mezo
-echo "build.sh: built build/lib/libmzshim.so and bin/mezo"
+# The binary links the shim's C ABI only. Its rpath finds the shim beside it
+# ($ORIGIN/../build/lib for a checkout, $ORIGIN/../lib for an installed tree);
+# these come before cgo's own rpath to the checkout's build/lib.
+mkdir -p "$BIN_DIR"
+CGO_LDFLAGS="-L$BUILD_DIR/lib -Wl,-rpath,\$ORIGIN/../build/lib -Wl,-rpath,\$ORIGIN/../lib ${CGO_LDFLAGS:-}" \
+  "$GO" build -o "$BIN_DIR/mezo" ./cmd/mezo
+echo "build.sh: built $BUILD_DIR/lib/libmzshim.so and $BIN_DIR/mezo"
