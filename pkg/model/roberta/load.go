@@ -73,8 +73,8 @@ func FromStateDict(c *hf.Config, sd *hf.StateDict, source string, opts Options) 
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	opts = opts.withDefaults()
-	if !opts.DType.IsFloat() {
-		return nil, fmt.Errorf("roberta: dtype %v is not a floating-point type", opts.DType)
+	if err := opts.validate(); err != nil {
+		return nil, err
 	}
 	sd = normalize(sd)
 	all := specs(cfg, opts)

@@ -72,6 +72,25 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// validate checks the choices that libtorch would only reject mid-forward.
+func (o Options) validate() error {
+	switch o.Head {
+	case MaskedLM, Prompt, SeqCls:
+	default:
+		return fmt.Errorf("roberta: unknown head %q (want %s, %s or %s)", o.Head, MaskedLM, Prompt, SeqCls)
+	}
+	if o.NumLabels < 1 {
+		return fmt.Errorf("roberta: NumLabels must be at least 1, got %d", o.NumLabels)
+	}
+	if !o.DType.IsFloat() {
+		return fmt.Errorf("roberta: dtype %v is not a floating-point type", o.DType)
+	}
+	if !o.Device.CUDA && (o.DType == torch.Float16 || o.DType == torch.BFloat16) {
+		return fmt.Errorf("roberta: %v needs a CUDA device: on the CPU use float32 or float64 (libtorch 1.13 lacks CPU kernels for half-precision ops)", o.DType)
+	}
+	return nil
+}
+
 func (o Options) tied() bool {
 	switch o.Tying {
 	case Tied:
@@ -312,6 +331,9 @@ func New(c *hf.Config, opts Options) (*Model, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	m := &Model{Config: cfg, Opts: opts, Params: nn.NewParamSet()}
 	for i, sp := range specs(cfg, opts) {
 		t, err := initTensor(sp, opts, cfg.InitializerRange, opts.InitSeed+uint64(i))

@@ -161,6 +161,12 @@ func TestLoadErrorsNameKeys(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "nope"), "", Options{}); err == nil {
 		t.Fatal("loading a missing directory succeeded")
 	}
+	if _, err := FromStateDict(md.Config, sd, "x", Options{DType: torch.Float16}); err == nil || !strings.Contains(err.Error(), "CUDA") {
+		t.Fatalf("float16 on the CPU not refused clearly: %v", err)
+	}
+	if _, err := FromStateDict(md.Config, sd, "x", Options{Head: "clm"}); err == nil {
+		t.Fatal("unknown head accepted")
+	}
 	bad := *md.Config
 	bad.HiddenAct = "gelu_new"
 	if _, err := New(&bad, Options{}); err == nil || !strings.Contains(err.Error(), "hidden_act") {
