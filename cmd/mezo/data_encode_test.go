@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"slices"
@@ -15,12 +14,8 @@ import (
 // runDataEncode runs `mezo data encode args...` in-process.
 func runDataEncode(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	app.ErrWriter = &bytes.Buffer{}
-	err := app.Run(reorderArgs(app, append([]string{"mezo", "data", "encode"}, args...)))
-	return out.String(), err
+	out, _, err := runMezo(t, "", append([]string{"data", "encode"}, args...)...)
+	return out, err
 }
 
 type encodeLine struct {

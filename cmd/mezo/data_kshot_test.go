@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -16,11 +15,8 @@ import (
 // main does, and returns its stderr.
 func runKShot(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	app := newApp()
-	var out, errOut bytes.Buffer
-	app.Writer, app.ErrWriter = &out, &errOut
-	err := app.Run(reorderArgs(app, append([]string{"mezo", "data", "kshot"}, args...)))
-	return out.String() + errOut.String(), err
+	out, errOut, err := runMezo(t, "", append([]string{"data", "kshot"}, args...)...)
+	return out + errOut, err
 }
 
 // TestDataKShotOfficial: `mezo data kshot --mode k-shot --k 16` regenerates

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,12 +10,8 @@ import (
 
 func runApp(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	app.ErrWriter = &out
-	err := app.Run(reorderArgs(app, append([]string{"mezo"}, args...)))
-	return out.String(), err
+	out, errOut, err := runMezo(t, "", args...)
+	return out + errOut, err
 }
 
 func TestEnvJSON(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -16,13 +15,8 @@ import (
 // runTokenize runs `mezo tokenize args...` in-process with stdin.
 func runTokenize(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Reader = strings.NewReader(stdin)
-	app.Writer = &out
-	app.ErrWriter = &bytes.Buffer{}
-	err := app.Run(append([]string{"mezo", "tokenize"}, args...))
-	return out.String(), err
+	out, _, err := runMezo(t, stdin, append([]string{"tokenize"}, args...)...)
+	return out, err
 }
 
 type tokenizeOut struct {

@@ -109,38 +109,19 @@ func FromStateDict(c *hf.Config, sd *hf.StateDict, source string, opts Options) 
 	if err := exp.Check(sd); err != nil {
 		return nil, err
 	}
-	m := &Model{Config: cfg, Opts: opts, Params: nn.NewParamSet()}
-	for i, sp := range all {
-		var t *torch.Tensor
-		var err error
+	return build(cfg, opts, source, func(i int, sp spec) (*torch.Tensor, error) {
 		src := sd.Tensors[sp.name]
 		if src == nil && sp.name == "lm_head.decoder.weight" {
 			src = sd.Tensors["roberta.embeddings.word_embeddings.weight"]
 		}
-		if src != nil && !isFloat(src.DType) {
-			m.Close()
-			return nil, fmt.Errorf("%s: tensor %s has dtype %s, want a floating-point type", source, sp.name, src.DType)
+		if src == nil {
+			return initTensor(sp, opts, cfg.InitializerRange, opts.InitSeed+uint64(i))
 		}
-		if src != nil {
-			t, err = nn.FromHF(src, opts.DType, opts.Device)
-		} else {
-			t, err = initTensor(sp, opts, cfg.InitializerRange, opts.InitSeed+uint64(i))
+		if !isFloat(src.DType) {
+			return nil, fmt.Errorf("dtype %s, want a floating-point type", src.DType)
 		}
-		if err != nil {
-			m.Close()
-			return nil, fmt.Errorf("%s: %s: %w", source, sp.name, err)
-		}
-		if err := m.Params.Add(sp.name, t); err != nil {
-			t.Close()
-			m.Close()
-			return nil, err
-		}
-	}
-	if err := m.wire(); err != nil {
-		m.Close()
-		return nil, err
-	}
-	return m, nil
+		return nn.FromHF(src, opts.DType, opts.Device)
+	})
 }
 
 // generated reports whether a parameter may be missing from a checkpoint

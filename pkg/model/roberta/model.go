@@ -334,12 +334,21 @@ func New(c *hf.Config, opts Options) (*Model, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	return build(cfg, opts, "roberta: init", func(i int, sp spec) (*torch.Tensor, error) {
+		return initTensor(sp, opts, cfg.InitializerRange, opts.InitSeed+uint64(i))
+	})
+}
+
+// build registers every parameter of specs(cfg, opts), in order, with the
+// tensor newTensor returns for it, and wires the modules. On error everything
+// made so far is freed; errors are prefixed with where.
+func build(cfg Config, opts Options, where string, newTensor func(i int, sp spec) (*torch.Tensor, error)) (*Model, error) {
 	m := &Model{Config: cfg, Opts: opts, Params: nn.NewParamSet()}
 	for i, sp := range specs(cfg, opts) {
-		t, err := initTensor(sp, opts, cfg.InitializerRange, opts.InitSeed+uint64(i))
+		t, err := newTensor(i, sp)
 		if err != nil {
 			m.Close()
-			return nil, fmt.Errorf("roberta: init %s: %w", sp.name, err)
+			return nil, fmt.Errorf("%s: %s: %w", where, sp.name, err)
 		}
 		if err := m.Params.Add(sp.name, t); err != nil {
 			t.Close()
