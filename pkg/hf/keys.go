@@ -89,6 +89,12 @@ func (e *Expect) Check(sd *StateDict) error {
 // is read.
 func (e *Expect) CheckCheckpoint(c *Checkpoint) error { return e.check(c.names, c.Info) }
 
+// CheckNames is Check on any source of tensors: names in order, and info
+// giving each one's dtype and shape.
+func (e *Expect) CheckNames(names []string, info func(string) (TensorInfo, bool)) error {
+	return e.check(names, info)
+}
+
 func (e *Expect) check(names []string, info func(string) (TensorInfo, bool)) error {
 	ke := &KeyError{Source: e.Source}
 	for _, n := range e.names {

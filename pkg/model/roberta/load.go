@@ -10,54 +10,103 @@ import (
 )
 
 // Load opens a model by directory or Hugging Face cache name (see
-// hf.OpenModel) and builds a model with opts from its weights. prefer picks
-// the weights format when a directory has both ("" for the default).
+// hf.OpenModel) and builds a model with opts from its weights, reading one
+// tensor at a time: the checkpoint is never held in memory whole. prefer
+// picks the weights format when a directory has both ("" for the default).
 func Load(nameOrPath string, prefer hf.Format, opts Options) (*Model, error) {
 	md, err := hf.OpenModel(nameOrPath, prefer)
 	if err != nil {
 		return nil, err
 	}
-	sd, err := md.Load()
+	ck, err := md.Open()
 	if err != nil {
 		return nil, err
 	}
-	m, err := FromStateDict(md.Config, sd, md.WeightsPath, opts)
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
+	defer ck.Close()
+	return fromSource(md.Config, newSource(ck.Names(), ck.Info, ck.Read), md.WeightsPath, opts)
 }
 
-// backbonePrefixes are the module names of RobertaModel; a checkpoint of a
-// bare RobertaModel stores them without the "roberta." prefix.
+// FromStateDict builds a model from checkpoint tensors held in memory.
+// source names the checkpoint in errors. See fromSource for the rules.
+func FromStateDict(c *hf.Config, sd *hf.StateDict, source string, opts Options) (*Model, error) {
+	info := func(n string) (hf.TensorInfo, bool) {
+		t, ok := sd.Tensors[n]
+		if !ok {
+			return hf.TensorInfo{}, false
+		}
+		return hf.TensorInfo{DType: t.DType, Shape: t.Shape}, true
+	}
+	read := func(n string) (*hf.Tensor, error) {
+		t, ok := sd.Tensors[n]
+		if !ok {
+			return nil, fmt.Errorf("no tensor %q", n)
+		}
+		return t, nil
+	}
+	var names []string
+	for _, n := range sd.Names {
+		if _, ok := sd.Tensors[n]; ok {
+			names = append(names, n)
+		}
+	}
+	return fromSource(c, newSource(names, info, read), source, opts)
+}
+
+// tensorSource is a checkpoint seen under normalised names: a bare
+// RobertaModel's keys (embeddings.*, encoder.*, pooler.*) appear under
+// "roberta.".
+type tensorSource struct {
+	names []string
+	orig  map[string]string // normalised → name in the checkpoint
+	info  func(string) (hf.TensorInfo, bool)
+	read  func(string) (*hf.Tensor, error)
+}
+
+// backbonePrefixes are the module names of RobertaModel.
 var backbonePrefixes = []string{"embeddings.", "encoder.", "pooler."}
 
-// normalize returns sd with bare-RobertaModel keys renamed under "roberta.".
-func normalize(sd *hf.StateDict) *hf.StateDict {
-	if _, ok := sd.Tensors["roberta.embeddings.word_embeddings.weight"]; ok {
-		return sd
+func newSource(names []string, info func(string) (hf.TensorInfo, bool), read func(string) (*hf.Tensor, error)) *tensorSource {
+	s := &tensorSource{orig: map[string]string{}, info: info, read: read}
+	bare := false
+	for _, n := range names {
+		if n == "embeddings.word_embeddings.weight" {
+			bare = true
+		}
+		if n == "roberta.embeddings.word_embeddings.weight" {
+			bare = false
+			break
+		}
 	}
-	if _, ok := sd.Tensors["embeddings.word_embeddings.weight"]; !ok {
-		return sd
-	}
-	out := &hf.StateDict{Tensors: map[string]*hf.Tensor{}}
-	for _, n := range sd.Names {
-		name := n
-		for _, p := range backbonePrefixes {
-			if strings.HasPrefix(n, p) {
-				name = "roberta." + n
-				break
+	for _, n := range names {
+		norm := n
+		if bare {
+			for _, p := range backbonePrefixes {
+				if strings.HasPrefix(n, p) {
+					norm = "roberta." + n
+					break
+				}
 			}
 		}
-		out.Names = append(out.Names, name)
-		out.Tensors[name] = sd.Tensors[n]
+		s.names = append(s.names, norm)
+		s.orig[norm] = n
 	}
-	return out
+	return s
 }
 
-// FromStateDict builds a model from checkpoint tensors. source names the
-// checkpoint in errors. Every parameter must be present with its shape,
-// except:
+func (s *tensorSource) has(name string) bool { _, ok := s.orig[name]; return ok }
+
+func (s *tensorSource) infoOf(name string) (hf.TensorInfo, bool) {
+	o, ok := s.orig[name]
+	if !ok {
+		return hf.TensorInfo{}, false
+	}
+	return s.info(o)
+}
+
+func (s *tensorSource) get(name string) (*hf.Tensor, error) { return s.read(s.orig[name]) }
+
+// fromSource builds a model from checkpoint tensors. Every parameter must be
+// present with its shape, except:
 //   - lm_head.decoder.weight, copied from the word embeddings when absent
 //     (HF omits tied keys; without the copy an untied decoder would be random);
 //   - roberta.pooler.* and classifier.* when the checkpoint has no such head:
@@ -66,8 +115,8 @@ func normalize(sd *hf.StateDict) *hf.StateDict {
 // Tensors of heads this model does not have, and known buffers
 // (roberta.embeddings.position_ids, lm_head.decoder.bias = lm_head.bias), are
 // ignored. Any other missing, unexpected or mis-shaped tensor is an error
-// listing every such key.
-func FromStateDict(c *hf.Config, sd *hf.StateDict, source string, opts Options) (*Model, error) {
+// listing every such key, reported before any tensor is read.
+func fromSource(c *hf.Config, src *tensorSource, source string, opts Options) (*Model, error) {
 	cfg, err := ConfigFrom(c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
@@ -76,16 +125,9 @@ func FromStateDict(c *hf.Config, sd *hf.StateDict, source string, opts Options) 
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	sd = normalize(sd)
-	all := specs(cfg, opts)
-
 	exp := hf.Expect{Source: source}
-	for _, sp := range all {
-		if generated(sp.name) {
-			exp.Set(sp.name, hf.Spec{Shape: sp.shape, Optional: true})
-		} else {
-			exp.Set(sp.name, hf.Spec{Shape: sp.shape})
-		}
+	for _, sp := range specs(cfg, opts) {
+		exp.Set(sp.name, hf.Spec{Shape: sp.shape, Optional: generated(sp.name)})
 	}
 	V, H := int64(cfg.VocabSize), int64(cfg.Hidden)
 	exp.Ignore("roberta.embeddings.position_ids")
@@ -106,21 +148,25 @@ func FromStateDict(c *hf.Config, sd *hf.StateDict, source string, opts Options) 
 	case SeqCls:
 		exp.Ignore("classifier.weight", "classifier.bias")
 	}
-	if err := exp.Check(sd); err != nil {
+	if err := exp.CheckNames(src.names, src.infoOf); err != nil {
 		return nil, err
 	}
 	return build(cfg, opts, source, func(i int, sp spec) (*torch.Tensor, error) {
-		src := sd.Tensors[sp.name]
-		if src == nil && sp.name == "lm_head.decoder.weight" {
-			src = sd.Tensors["roberta.embeddings.word_embeddings.weight"]
+		name := sp.name
+		if !src.has(name) && name == "lm_head.decoder.weight" {
+			name = "roberta.embeddings.word_embeddings.weight"
 		}
-		if src == nil {
+		if !src.has(name) {
 			return initTensor(sp, opts, cfg.InitializerRange, opts.InitSeed+uint64(i))
 		}
-		if !isFloat(src.DType) {
-			return nil, fmt.Errorf("dtype %s, want a floating-point type", src.DType)
+		t, err := src.get(name)
+		if err != nil {
+			return nil, err
 		}
-		return nn.FromHF(src, opts.DType, opts.Device)
+		if !isFloat(t.DType) {
+			return nil, fmt.Errorf("dtype %s, want a floating-point type", t.DType)
+		}
+		return nn.FromHF(t, opts.DType, opts.Device)
 	})
 }
 

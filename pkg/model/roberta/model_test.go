@@ -394,3 +394,38 @@ func TestCUDAParity(t *testing.T) {
 		t.Fatalf("CUDA loss %v, HF %v", got, want[0])
 	}
 }
+
+// TestBareRobertaModelKeys loads a checkpoint saved from a bare RobertaModel
+// (keys without the "roberta." prefix) and gets the same parameters.
+func TestBareRobertaModelKeys(t *testing.T) {
+	md, err := hf.OpenModelDir(tinyDir(t), hf.FormatSafetensors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := md.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := &hf.StateDict{Tensors: map[string]*hf.Tensor{}}
+	for _, n := range sd.Names {
+		b := strings.TrimPrefix(n, "roberta.")
+		bare.Names = append(bare.Names, b)
+		bare.Tensors[b] = sd.Tensors[n]
+	}
+	a, err := FromStateDict(md.Config, sd, "prefixed", Options{Head: MaskedLM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := FromStateDict(md.Config, bare, "bare", Options{Head: MaskedLM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pa, pb := a.Params.All(), b.Params.All()
+	for i := range pa {
+		if eq, err := torch.Equal(pa[i].T, pb[i].T); err != nil || !eq || pa[i].Name != pb[i].Name {
+			t.Fatalf("%s differs between prefixed and bare keys", pa[i].Name)
+		}
+	}
+}
