@@ -21,8 +21,9 @@
 // width; CSV rows must be "label,text"), an empty label, an STS-B score that
 // is not a number, a CSV label that is not an integer, a CSV text column
 // holding only numbers (pandas would reformat it), an empty or non-UTF-8
-// file. Only training rows are checked in GLUE files; dev files are copied.
-// With the default task list, tasks absent from DataDir are skipped.
+// file, a CSV line that pandas would misread (see tabular.ParseCSV). Only
+// training rows are checked in GLUE files; dev files are copied. With the
+// default task list, tasks absent from DataDir are skipped.
 package kshot
 
 import (
@@ -33,6 +34,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomezo/gomezo/pkg/data/tabular"
 	"github.com/gomezo/gomezo/pkg/nprand"
 )
 
@@ -240,17 +242,12 @@ func loadTask(spec *taskSpec, dir string) (*taskData, error) {
 	return td, nil
 }
 
+// loadTSV reads a GLUE file's lines as the reference's readlines() does,
+// splitting off the header line if the task has one.
 func loadTSV(path string, header bool) (head, lines [][]byte, err error) {
-	b, err := os.ReadFile(path)
+	all, err := tabular.ReadLines(path)
 	if err != nil {
 		return nil, nil, err
-	}
-	all, err := splitLines(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(all) == 0 {
-		return nil, nil, fmt.Errorf("%s: empty file", path)
 	}
 	if header {
 		return all[:1], all[1:], nil
@@ -258,23 +255,14 @@ func loadTSV(path string, header bool) (head, lines [][]byte, err error) {
 	return nil, all, nil
 }
 
+// loadCSV reads a CSV file as the reference's pd.read_csv(header=None) does
+// and renders its rows as to_csv writes them.
 func loadCSV(path string) (rows [][]byte, labels []string, err error) {
-	b, err := os.ReadFile(path)
+	recs, err := tabular.ReadCSV(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	recs, err := readCSV(b)
-	if err == nil {
-		rows, labels, err = csvRows(recs)
-	}
-	var le *lineError
-	switch {
-	case errors.As(err, &le):
-		return nil, nil, fmt.Errorf("%s:%d: %s", path, le.line, le.msg)
-	case err != nil:
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return rows, labels, nil
+	return csvRows(path, recs)
 }
 
 // generateOne writes one <TASK>/<K>-<SEED>/ directory.

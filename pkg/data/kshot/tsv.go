@@ -1,49 +1,12 @@
 package kshot
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
-
-// splitLines returns the lines of b as Python's open(path).readlines() does in
-// text mode: "\r\n" and a lone "\r" become "\n" (universal newlines), every
-// line keeps its "\n", and a last line without one is returned as it is. The
-// lines share one buffer.
-func splitLines(b []byte) ([][]byte, error) {
-	if !utf8.Valid(b) {
-		return nil, errors.New("not valid UTF-8")
-	}
-	norm := b
-	if bytes.IndexByte(b, '\r') >= 0 {
-		norm = make([]byte, 0, len(b))
-		for i := 0; i < len(b); i++ {
-			c := b[i]
-			if c == '\r' {
-				c = '\n'
-				if i+1 < len(b) && b[i+1] == '\n' {
-					i++
-				}
-			}
-			norm = append(norm, c)
-		}
-	}
-	lines := make([][]byte, 0, bytes.Count(norm, []byte{'\n'})+1)
-	for len(norm) > 0 {
-		i := bytes.IndexByte(norm, '\n')
-		if i < 0 {
-			lines = append(lines, norm)
-			break
-		}
-		lines = append(lines, norm[:i+1:i+1])
-		norm = norm[i+1:]
-	}
-	return lines, nil
-}
 
 // pyIsSpace reports whether Python's str.isspace holds for r (Go's
 // unicode.IsSpace plus the separators U+001C..U+001F).

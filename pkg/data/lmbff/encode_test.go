@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomezo/gomezo/pkg/data/tabular"
 	"github.com/gomezo/gomezo/pkg/nprand"
 )
 
@@ -314,7 +315,7 @@ func TestTableTasks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs, err := ParseTSV("f", []byte(tc.file))
+		recs, err := tabular.ParseTSV("f", []byte(tc.file))
 		if err != nil {
 			t.Fatal(err)
 		}

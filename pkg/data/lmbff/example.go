@@ -66,12 +66,7 @@ func (t *Task) Load(dataDir string, split Split) ([]Example, error) {
 	if err != nil {
 		return nil, err
 	}
-	var recs []Record
-	if t.Format == CSV {
-		recs, err = ReadCSV(path)
-	} else {
-		recs, err = ReadTSV(path)
-	}
+	recs, err := t.Records(path)
 	if err != nil {
 		return nil, err
 	}

@@ -524,13 +524,7 @@ func TestDemoSampling(t *testing.T) {
 
 func mustRead(t *testing.T, task *Task, path string) []Record {
 	t.Helper()
-	var recs []Record
-	var err error
-	if task.Format == CSV {
-		recs, err = ReadCSV(path)
-	} else {
-		recs, err = ReadTSV(path)
-	}
+	recs, err := task.Records(path)
 	if err != nil {
 		t.Fatal(err)
 	}

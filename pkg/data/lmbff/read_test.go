@@ -1,96 +1,14 @@
 package lmbff
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gomezo/gomezo/internal/testenv"
 )
-
-func fields(recs []Record) [][]string {
-	var out [][]string
-	for _, r := range recs {
-		out = append(out, r.Fields)
-	}
-	return out
-}
-
-func TestParseTSV(t *testing.T) {
-	for _, tc := range []struct {
-		name, in string
-		want     [][]string
-		lines    []int
-	}{
-		{"plain", "sentence\tlabel\nit 's good \t1\n", [][]string{{"sentence", "label"}, {"it 's good ", "1"}}, []int{1, 2}},
-		{"no final newline", "a\tb\nc\td", [][]string{{"a", "b"}, {"c", "d"}}, []int{1, 2}},
-		{"crlf and cr", "a\tb\r\nc\td\re\tf\n", [][]string{{"a", "b"}, {"c", "d"}, {"e", "f"}}, []int{1, 2, 3}},
-		{"quotes are text", "\"a\"\t'b'\n", [][]string{{"\"a\"", "'b'"}}, []int{1}},
-		{"bom", "\ufeffx\ty\n", [][]string{{"x", "y"}}, []int{1}},
-		{"empty line", "a\tb\n\nc\td\n", [][]string{{"a", "b"}, nil, {"c", "d"}}, []int{1, 2, 3}},
-		{"empty fields", "\t\n", [][]string{{"", ""}}, []int{1}},
-	} {
-		recs, err := ParseTSV(tc.name, []byte(tc.in))
-		if err != nil {
-			t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if got := fields(recs); !slices.EqualFunc(got, tc.want, slices.Equal) {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
-		}
-		for i, r := range recs {
-			if r.Line != tc.lines[i] {
-				t.Errorf("%s: record %d on line %d, want %d", tc.name, i, r.Line, tc.lines[i])
-			}
-		}
-	}
-}
-
-func TestParseCSV(t *testing.T) {
-	for _, tc := range []struct {
-		name, in string
-		want     [][]string
-		lines    []int
-	}{
-		{"plain", "0,a film .\n1,\"good , fun\"\n", [][]string{{"0", "a film ."}, {"1", "good , fun"}}, []int{1, 2}},
-		{"doubled quote", "0,\"he said \"\"hi\"\" .\"\n", [][]string{{"0", "he said \"hi\" ."}}, []int{1}},
-		{"quote inside unquoted field", "0,he said \"hi\" .\n", [][]string{{"0", "he said \"hi\" ."}}, []int{1}},
-		{"text after closing quote", "0,\"ab\"cd\n", [][]string{{"0", "abcd"}}, []int{1}},
-		{"multiline field", "0,\"a\nb\"\n1,c\n", [][]string{{"0", "a\nb"}, {"1", "c"}}, []int{1, 3}},
-		{"blank lines skipped", "\n0,a\n\n  \n1,b\r\n", [][]string{{"0", "a"}, {"1", "b"}}, []int{2, 5}},
-		{"trailing spaces kept", "0,a \n", [][]string{{"0", "a "}}, []int{1}},
-		{"cr line ends", "0,a\r1,b", [][]string{{"0", "a"}, {"1", "b"}}, []int{1, 2}},
-	} {
-		recs, err := ParseCSV(tc.name, []byte(tc.in))
-		if err != nil {
-			t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if got := fields(recs); !slices.EqualFunc(got, tc.want, slices.Equal) {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
-		}
-		for i, r := range recs {
-			if r.Line != tc.lines[i] {
-				t.Errorf("%s: record %d on line %d, want %d", tc.name, i, r.Line, tc.lines[i])
-			}
-		}
-	}
-	recs, err := ParseCSV("na", []byte("0,NA\n1,\n2,null\n3,None\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var na []bool
-	for _, r := range recs {
-		na = append(na, r.NA[1])
-	}
-	if !slices.Equal(na, []bool{true, true, true, false}) {
-		t.Errorf("NA flags %v", na)
-	}
-}
 
 // TestMalformed checks that bad files give errors naming the file and line.
 func TestMalformed(t *testing.T) {
@@ -170,86 +88,4 @@ func TestMNLIGuidAndColumns(t *testing.T) {
 	if p, _ := mm.Path("d", SplitTest); filepath.Base(p) != "test_mismatched.tsv" {
 		t.Fatalf("mnli-mm test file %s", p)
 	}
-}
-
-var tsvSeeds = []string{
-	"sentence\tlabel\nit 's good \t1\n", "a\tb\r\nc\td\re\tf", "\ufeffx\ty\n\n", "\t\t\n\xff\n", "",
-}
-
-var csvSeeds = []string{
-	"0,a film .\n1,\"good , fun\"\n", "0,\"he said \"\"hi\"\" .\"\n", "0,\"a\nb\"\n1,c\r\n", "\n  \n0,NA\n",
-	"0,\"ab\"cd\n", "0,\"open\n", "0,a\n1,b,c\n", "\xef\xbb\xbf0,x", "0,\xff",
-}
-
-// FuzzReadTSV checks that the TSV reader never panics, that a success
-// yields valid UTF-8 fields without line breaks, and that joining the fields
-// back gives the input's lines.
-func FuzzReadTSV(f *testing.F) {
-	for _, s := range tsvSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		recs, err := ParseTSV("fuzz", data)
-		if err != nil {
-			return
-		}
-		var lines []string
-		for i, r := range recs {
-			if i > 0 && r.Line <= recs[i-1].Line {
-				t.Fatalf("line numbers not increasing: %d after %d", r.Line, recs[i-1].Line)
-			}
-			for _, fl := range r.Fields {
-				if strings.ContainsAny(fl, "\r\n\t") {
-					t.Fatalf("field %q holds a separator", fl)
-				}
-			}
-			lines = append(lines, strings.Join(r.Fields, "\t"))
-		}
-		body := bytes.TrimPrefix(data, utf8BOM)
-		norm := strings.ReplaceAll(strings.ReplaceAll(string(body), "\r\n", "\n"), "\r", "\n")
-		norm = strings.TrimSuffix(norm, "\n")
-		if got := strings.Join(lines, "\n"); got != norm {
-			t.Fatalf("round trip %q != %q", got, norm)
-		}
-	})
-}
-
-// FuzzReadCSV checks that the CSV reader never panics, that a success has
-// rows of equal width with increasing line numbers, and that writing the
-// rows back with full quoting and reading them again gives the same rows.
-func FuzzReadCSV(f *testing.F) {
-	for _, s := range csvSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		recs, err := ParseCSV("fuzz", data)
-		if err != nil {
-			return
-		}
-		var b strings.Builder
-		for i, r := range recs {
-			if i > 0 && r.Line <= recs[i-1].Line {
-				t.Fatalf("line numbers not increasing: %d after %d", r.Line, recs[i-1].Line)
-			}
-			if len(r.Fields) != len(recs[0].Fields) || len(r.NA) != len(r.Fields) {
-				t.Fatalf("ragged rows")
-			}
-			for j, fl := range r.Fields {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(`"` + strings.ReplaceAll(fl, `"`, `""`) + `"`)
-			}
-			b.WriteByte('\n')
-		}
-		again, err := ParseCSV("again", []byte(b.String()))
-		if err != nil {
-			// A row of only whitespace fields quoted is not blank, so
-			// reading back cannot fail.
-			t.Fatalf("re-reading %q: %v", b.String(), err)
-		}
-		if !slices.EqualFunc(fields(again), fields(recs), slices.Equal) {
-			t.Fatalf("round trip %q != %q", fields(again), fields(recs))
-		}
-	})
 }

@@ -30,9 +30,11 @@ func ParseSplit(s string) (Split, error) {
 type Format int
 
 const (
-	// TSV files are read with ReadTSV (python csv.reader, no quoting).
+	// TSV files are read with tabular.ReadTSV (python csv.reader, no
+	// quoting).
 	TSV Format = iota
-	// CSV files are read with ReadCSV (pandas.read_csv, header=None).
+	// CSV files are read with tabular.ReadCSV (pandas.read_csv,
+	// header=None).
 	CSV
 )
 
