@@ -7,7 +7,9 @@
 # The Go binary links only the shim's C ABI; bin/mezo finds the shim through an
 # rpath ($ORIGIN/../build/lib), and the shim finds libtorch through its own rpath.
 # Environment: LIBTORCH, PYTHON, JOBS (parallel compile jobs), GO (go command),
-#   BUILD_DIR (shim and objects; default ./build), BIN_DIR (mezo; default ./bin).
+#   BUILD_DIR (shim and objects; default ./build), BIN_DIR (mezo; default ./bin),
+#   SHIM_ONLY=1 (build the shim, not mezo: for a machine without Go that runs
+#   Go binaries built elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -59,6 +61,11 @@ BIN_DIR=${BIN_DIR:-$ROOT/bin}
 key=$(printf '%s' "$lib $cxxflags" | md5sum | cut -c1-12)
 make -s -C cgo/shim -j"$JOBS" OBJDIR="$BUILD_DIR/obj/$key" OUT="$BUILD_DIR/lib/libmzshim.so" \
   TORCH_CXXFLAGS="$cxxflags" TORCH_LDFLAGS="$ldflags"
+
+if [ "${SHIM_ONLY:-0}" = 1 ]; then
+  echo "build.sh: built $BUILD_DIR/lib/libmzshim.so (SHIM_ONLY)"
+  exit 0
+fi
 
 # The binary links the shim's C ABI only. Its rpath finds the shim beside it
 # ($ORIGIN/../build/lib for a checkout, $ORIGIN/../lib for an installed tree);
