@@ -8,6 +8,7 @@
 # rpath ($ORIGIN/../build/lib), and the shim finds libtorch through its own rpath.
 # Environment: LIBTORCH, PYTHON, JOBS (parallel compile jobs), GO (go command),
 #   BUILD_DIR (shim and objects; default ./build), BIN_DIR (mezo; default ./bin),
+#   TORCH_FROM=libtorch|debian|python (skip the search and use that source),
 #   SHIM_ONLY=1 (build the shim, not mezo: for a machine without Go that runs
 #   Go binaries built elsewhere).
 set -euo pipefail
@@ -25,25 +26,53 @@ abi_of() {
   if [ "${n:-0}" -gt 0 ]; then echo 1; else echo 0; fi
 }
 
-flavour=""
-if [ -n "${LIBTORCH:-}" ]; then
+from_libtorch() {
+  [ -n "${LIBTORCH:-}" ] || die "TORCH_FROM=libtorch needs LIBTORCH"
   [ -d "$LIBTORCH/include" ] && [ -d "$LIBTORCH/lib" ] || die "LIBTORCH=$LIBTORCH has no include/ and lib/"
   inc="$LIBTORCH/include"; lib="$LIBTORCH/lib"; flavour="LIBTORCH"
-elif [ -f /usr/include/torch/csrc/api/include/torch/torch.h ] && \
-     lib=$(dirname "$(ls /usr/lib/*/libtorch.so /usr/lib/libtorch.so 2>/dev/null | head -n1)" 2>/dev/null) && \
-     [ -f "$lib/libtorch.so" ]; then
-  inc=/usr/include; flavour="debian"
-else
-  py=${PYTHON:-/usr/bin/python3}
+}
+has_debian() {
+  [ -f /usr/include/torch/csrc/api/include/torch/torch.h ] && ls /usr/lib/*/libtorch.so >/dev/null 2>&1
+}
+from_debian() {
+  has_debian || die "Debian's libtorch-dev is not installed (apt-get install libtorch-dev)"
+  lib=$(dirname "$(ls /usr/lib/*/libtorch.so | head -n1)"); inc=/usr/include; flavour="debian"
+}
+from_python() {
+  local py=${PYTHON:-/usr/bin/python3} tdir
   tdir=$("$py" -c 'import torch,os;print(os.path.dirname(torch.__file__))' 2>/dev/null) || \
-    die "no libtorch found: set LIBTORCH, or apt-get install libtorch-dev, or install torch for ${py}"
+    die "${python_hint:+$python_hint }no torch in ${py} (set PYTHON to a Python that has torch)"
+  [ -d "$tdir/include" ] && [ -d "$tdir/lib" ] || die "torch in ${py} ($tdir) has no include/ and lib/"
   inc="$tdir/include"; lib="$tdir/lib"; flavour="python:$py"
-fi
+}
+
+flavour=""
+case "${TORCH_FROM:-auto}" in
+  libtorch) from_libtorch ;;
+  debian) from_debian ;;
+  python) from_python ;;
+  auto)
+    if [ -n "${LIBTORCH:-}" ]; then from_libtorch
+    elif has_debian; then from_debian
+    else
+      python_hint="no libtorch found: LIBTORCH is unset, Debian's libtorch-dev is not installed (apt-get install libtorch-dev), and"
+      from_python
+    fi ;;
+  *) die "TORCH_FROM=$TORCH_FROM: want libtorch, debian or python" ;;
+esac
 
 cuda=0
 [ -f "$lib/libtorch_cuda.so" ] && cuda=1
 abi=$(abi_of "$lib")
-cxxflags="-I$inc -I$inc/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=$abi"
+# libtorch's headers are third-party: -isystem keeps their warnings out of
+# ours (except /usr/include, already a system directory, where -isystem would
+# break the C++ headers' #include_next).
+if [ "$inc" = /usr/include ]; then
+  cxxflags="-isystem $inc/torch/csrc/api/include"
+else
+  cxxflags="-isystem $inc -isystem $inc/torch/csrc/api/include"
+fi
+cxxflags="$cxxflags -D_GLIBCXX_USE_CXX11_ABI=$abi"
 ldflags="-L$lib -Wl,-rpath,$lib -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10"
 if [ "$cuda" = 1 ]; then
   cxxflags="$cxxflags -DMZ_WITH_CUDA"

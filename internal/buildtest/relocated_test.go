@@ -52,36 +52,63 @@ func TestBuildWithRelocatedLibtorch(t *testing.T) {
 	}
 	t.Logf("relocated libtorch: %d library files under %s", n, lt)
 
+	info := buildAndRun(t, tmp, "LIBTORCH", "LIBTORCH="+lt)
+	if !strings.HasPrefix(info.Libtorch.Library, filepath.Join(lt, "lib")) {
+		t.Errorf("libtorch loaded from %s, want the relocated %s/lib", info.Libtorch.Library, lt)
+	}
+}
+
+// TestBuildFromPythonTorch runs build.sh's third source, the libtorch inside
+// a Python torch install (what a GPU machine with PyTorch and no libtorch
+// has), forced with TORCH_FROM=python.
+func TestBuildFromPythonTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP (-short): compiles the shim (about a minute)")
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import torch").Run(); err != nil {
+		t.Skip("SKIP: /usr/bin/python3 has no torch (apt-get install python3-torch)")
+	}
+	tmp := t.TempDir()
+	buildAndRun(t, tmp, "python:/usr/bin/python3", "TORCH_FROM=python", "PYTHON=/usr/bin/python3")
+}
+
+type envReport struct {
+	Libtorch struct{ Version, Library, Shim string }
+}
+
+// buildAndRun runs build.sh with env into tmp/build and tmp/bin, checks that
+// it took the source named want, and returns what the new mezo's env
+// --json reports; the shim must come from tmp/build/lib.
+func buildAndRun(t *testing.T, tmp, want string, env ...string) envReport {
+	t.Helper()
 	root := testenv.RepoRoot(t)
 	build := exec.Command("bash", filepath.Join(root, "build.sh"))
 	build.Dir = root
-	build.Env = append(os.Environ(), "LIBTORCH="+lt, "BUILD_DIR="+filepath.Join(tmp, "build"), "BIN_DIR="+filepath.Join(tmp, "bin"))
+	build.Env = append(append(os.Environ(), "BUILD_DIR="+filepath.Join(tmp, "build"), "BIN_DIR="+filepath.Join(tmp, "bin")), env...)
 	out, err := build.CombinedOutput()
 	if err != nil {
-		t.Fatalf("build.sh with LIBTORCH=%s failed: %v\n%s", lt, err, out)
+		t.Fatalf("build.sh %v failed: %v\n%s", env, err, out)
 	}
-	if !strings.Contains(string(out), "libtorch from LIBTORCH") {
-		t.Fatalf("build.sh did not take the LIBTORCH branch:\n%s", out)
+	if !strings.Contains(string(out), "libtorch from "+want) {
+		t.Fatalf("build.sh %v did not take the %s branch:\n%s", env, want, out)
 	}
-	env := exec.Command(filepath.Join(tmp, "bin", "mezo"), "env", "--json")
-	env.Env = os.Environ()
-	js, err := env.Output()
+	if strings.Contains(string(out), "warning:") {
+		t.Errorf("the shim compiled with warnings:\n%s", out)
+	}
+	cmd := exec.Command(filepath.Join(tmp, "bin", "mezo"), "env", "--json")
+	js, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("mezo env: %v", err)
 	}
-	var info struct {
-		Libtorch struct{ Library, Shim string }
-	}
+	var info envReport
 	if err := json.Unmarshal(js, &info); err != nil {
 		t.Fatalf("%v\n%s", err, js)
-	}
-	if !strings.HasPrefix(info.Libtorch.Library, filepath.Join(lt, "lib")) {
-		t.Errorf("libtorch loaded from %s, want the relocated %s/lib", info.Libtorch.Library, lt)
 	}
 	if !strings.HasPrefix(filepath.Clean(info.Libtorch.Shim), filepath.Join(tmp, "build", "lib")) {
 		t.Errorf("shim loaded from %s, want %s/build/lib", info.Libtorch.Shim, tmp)
 	}
-	t.Logf("mezo env: libtorch %s, shim %s", info.Libtorch.Library, info.Libtorch.Shim)
+	t.Logf("%s: mezo env: libtorch %s from %s, shim %s", want, info.Libtorch.Version, info.Libtorch.Library, info.Libtorch.Shim)
+	return info
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
