@@ -86,6 +86,10 @@ type checker struct {
 	where    string
 	compared int
 	used     map[string]bool
+	// worst is the largest |diff| / (abs + rel·|theirs|) seen: how much of
+	// the tolerance the closest call used.
+	worst     float64
+	worstName string
 }
 
 func (c *checker) want(name string) []float64 {
@@ -149,6 +153,9 @@ func (c *checker) compare(name string, ours *torch.Tensor, abs, rel float64) {
 	worst, at := 0.0, -1
 	for i := range got {
 		d := math.Abs(got[i] - want[i])
+		if tol := abs + rel*math.Abs(want[i]); tol > 0 && d/tol > c.worst {
+			c.worst, c.worstName = d/tol, name
+		}
 		if d > abs+rel*math.Abs(want[i]) {
 			if d > worst {
 				worst, at = d, i
@@ -222,7 +229,7 @@ func TestParity(t *testing.T) {
 				if c.compared == 0 {
 					t.Fatalf("%s: nothing compared", c.where)
 				}
-				t.Logf("%s: compared %d tensors", c.where, c.compared)
+				t.Logf("%s: compared %d tensors; the closest used %.0f%% of its tolerance (%s)", c.where, c.compared, 100*c.worst, c.worstName)
 			})
 		}
 	}
