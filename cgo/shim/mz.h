@@ -187,6 +187,13 @@ mz_err mz_params_perturb(mz_params p, uint64_t seed, double scale, double eps);
 /* update: the efficient MeZO update with the same z stream:
  *   p ← p − lr·(g·z + wd·p)   (wd = 0 skips the decay term) */
 mz_err mz_params_update(mz_params p, uint64_t seed, double g, double lr, double wd);
+/* accumulate_grad: the trainer-optimizer path of the reference: with z drawn
+ * as perturb draws it, p.grad ← g·z when p has no .grad, else p.grad += g·z. */
+mz_err mz_params_accumulate_grad(mz_params p, uint64_t seed, double g);
+/* clip_grad_norm: torch.nn.utils.clip_grad_norm_(params, max_norm): the L2
+ * norm of all .grad together (written to *total), and when it exceeds
+ * max_norm every .grad is scaled by max_norm / (total + 1e-6). */
+mz_err mz_params_clip_grad_norm(mz_params p, double max_norm, double *total);
 /* zero_grad: set every .grad to zero (or drop it when set_to_none). */
 mz_err mz_params_zero_grad(mz_params p, int set_to_none);
 /* norms: the L2 norm of every tensor (or of its .grad when of_grad),

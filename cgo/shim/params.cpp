@@ -108,6 +108,53 @@ mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double 
   })
 }
 
+mz_err mz_params_accumulate_grad(mz_params h, uint64_t seed, double g) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto &p = P(h);
+    Stream s{seed, {}};
+    for (auto &t : p.ts) {
+      auto z = scratch(p.scratch, t);
+      s.draw(z);
+      z.mul_(g);
+      auto &grad = t.mutable_grad();
+      if (grad.defined()) {
+        grad.add_(z);
+      } else {
+        grad = z.clone();
+      }
+    }
+  })
+}
+
+mz_err mz_params_clip_grad_norm(mz_params h, double max_norm, double *total) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto &p = P(h);
+    std::vector<at::Tensor> norms;
+    for (auto &t : p.ts) {
+      const auto &g = t.grad();
+      if (g.defined()) norms.push_back(at::linalg_vector_norm(g.detach(), 2.0));
+    }
+    if (norms.empty()) {
+      *total = 0;
+      return nullptr;
+    }
+    // As torch.nn.utils.clip_grad_norm_ (1.13): the norm of the per-tensor
+    // norms, then a clamped coefficient applied to every gradient.
+    auto device = norms[0].device();
+    for (auto &n : norms) n = n.to(device);
+    auto total_norm = at::linalg_vector_norm(at::stack(norms), 2.0);
+    auto coef = max_norm / (total_norm + 1e-6);
+    auto clamped = at::clamp(coef, c10::nullopt, 1.0);
+    for (auto &t : p.ts) {
+      auto &g = t.mutable_grad();
+      if (g.defined()) g.detach().mul_(clamped.to(g.device()));
+    }
+    *total = total_norm.item<double>();
+  })
+}
+
 mz_err mz_params_zero_grad(mz_params h, int set_to_none) {
   MZ_TRY({
     for (auto &t : P(h).ts) {

@@ -84,6 +84,30 @@ func (p *ParamList) Update(seed uint64, g, lr, wd float64) error {
 	return check("params_update", C.mz_params_update(h, C.uint64_t(seed), C.double(g), C.double(lr), C.double(wd)))
 }
 
+// AccumulateGrad adds g·z to every tensor's .grad (creating it on first
+// write), with z drawn from seed as Perturb draws it: the reference's
+// trainer-optimizer path, which hands the ZO estimate to a real optimizer.
+func (p *ParamList) AccumulateGrad(seed uint64, g float64) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_accumulate_grad", C.mz_params_accumulate_grad(h, C.uint64_t(seed), C.double(g)))
+}
+
+// ClipGradNorm is torch.nn.utils.clip_grad_norm_: it returns the L2 norm of
+// all gradients together and, when that exceeds maxNorm, scales every
+// gradient by maxNorm/(norm + 1e-6).
+func (p *ParamList) ClipGradNorm(maxNorm float64) (float64, error) {
+	h, err := p.handle()
+	if err != nil {
+		return 0, err
+	}
+	var total C.double
+	err = check("params_clip_grad_norm", C.mz_params_clip_grad_norm(h, C.double(maxNorm), &total))
+	return float64(total), err
+}
+
 // ZeroGrad zeroes every .grad, or drops it when setToNone.
 func (p *ParamList) ZeroGrad(setToNone bool) error {
 	h, err := p.handle()
