@@ -50,6 +50,19 @@ mz_params_s &P(mz_params p) {
   return *p;
 }
 
+// for_each_z draws z for every tensor of p in order (one stream per pass)
+// into the scratch buffer and calls f(tensor, z).
+template <typename F>
+void for_each_z(mz_params_s &p, uint64_t seed, F f) {
+  at::NoGradGuard ng;
+  Stream s{seed, {}};
+  for (auto &t : p.ts) {
+    auto z = scratch(p.scratch, t);
+    s.draw(z);
+    f(t, z);
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -72,29 +85,20 @@ mz_err mz_params_free(mz_params p) { MZ_TRY({ delete p; }) }
 
 mz_err mz_params_perturb(mz_params h, uint64_t seed, double scale, double eps) {
   MZ_TRY({
-    at::NoGradGuard ng;
-    auto &p = P(h);
-    Stream s{seed, {}};
-    for (auto &t : p.ts) {
-      auto z = scratch(p.scratch, t);
-      s.draw(z);
+    for_each_z(P(h), seed, [&](at::Tensor &t, at::Tensor &z) {
       // The reference computes param + scale * z * eps: two rounded products,
       // then the sum. scale = 1 is exact and skipped.
       if (scale != 1.0) z.mul_(scale);
       z.mul_(eps);
       t.add_(z);
-    }
+    });
   })
 }
 
 mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double wd) {
   MZ_TRY({
-    at::NoGradGuard ng;
     auto &p = P(h);
-    Stream s{seed, {}};
-    for (auto &t : p.ts) {
-      auto z = scratch(p.scratch, t);
-      s.draw(z);
+    for_each_z(p, seed, [&](at::Tensor &t, at::Tensor &z) {
       // param - lr * (g * z + wd * param), rounded as the reference rounds it.
       z.mul_(g);
       if (wd != 0.0) {
@@ -104,18 +108,13 @@ mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double 
       }
       z.mul_(lr);
       t.sub_(z);
-    }
+    });
   })
 }
 
 mz_err mz_params_accumulate_grad(mz_params h, uint64_t seed, double g) {
   MZ_TRY({
-    at::NoGradGuard ng;
-    auto &p = P(h);
-    Stream s{seed, {}};
-    for (auto &t : p.ts) {
-      auto z = scratch(p.scratch, t);
-      s.draw(z);
+    for_each_z(P(h), seed, [&](at::Tensor &t, at::Tensor &z) {
       z.mul_(g);
       auto &grad = t.mutable_grad();
       if (grad.defined()) {
@@ -123,7 +122,7 @@ mz_err mz_params_accumulate_grad(mz_params h, uint64_t seed, double g) {
       } else {
         grad = z.clone();
       }
-    }
+    });
   })
 }
 

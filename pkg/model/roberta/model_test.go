@@ -93,10 +93,9 @@ func equalShape(a, b []int64) bool {
 
 func tinyDir(t *testing.T) string { return testenv.SharedPath(t, "fixtures", "roberta-tiny") }
 
-// TestMissingDecoderCopiedFromEmbeddings drops lm_head.decoder.weight (as
-// HF's save_pretrained does) and checks the untied prompt decoder equals the
-// word embeddings rather than being random (MEZO_SPEC §12.3).
-func TestMissingDecoderCopiedFromEmbeddings(t *testing.T) {
+// tinyStateDict opens roberta-tiny and reads its safetensors weights.
+func tinyStateDict(t *testing.T) (*hf.ModelDir, *hf.StateDict) {
+	t.Helper()
 	md, err := hf.OpenModelDir(tinyDir(t), hf.FormatSafetensors)
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +104,14 @@ func TestMissingDecoderCopiedFromEmbeddings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return md, sd
+}
+
+// TestMissingDecoderCopiedFromEmbeddings drops lm_head.decoder.weight (as
+// HF's save_pretrained does) and checks the untied prompt decoder equals the
+// word embeddings rather than being random (MEZO_SPEC §12.3).
+func TestMissingDecoderCopiedFromEmbeddings(t *testing.T) {
+	md, sd := tinyStateDict(t)
 	delete(sd.Tensors, "lm_head.decoder.weight")
 	delete(sd.Tensors, "lm_head.decoder.bias")
 	var names []string
@@ -128,14 +135,7 @@ func TestMissingDecoderCopiedFromEmbeddings(t *testing.T) {
 // TestLoadErrorsNameKeys: missing, mis-shaped and unknown tensors are all
 // reported, by key, in one error.
 func TestLoadErrorsNameKeys(t *testing.T) {
-	md, err := hf.OpenModelDir(tinyDir(t), hf.FormatSafetensors)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd, err := md.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	md, sd := tinyStateDict(t)
 	delete(sd.Tensors, "roberta.encoder.layer.1.output.dense.weight")
 	short, err := hf.FromFloat32s([]int64{3}, []float32{1, 2, 3})
 	if err != nil {
@@ -398,14 +398,7 @@ func TestCUDAParity(t *testing.T) {
 // TestBareRobertaModelKeys loads a checkpoint saved from a bare RobertaModel
 // (keys without the "roberta." prefix) and gets the same parameters.
 func TestBareRobertaModelKeys(t *testing.T) {
-	md, err := hf.OpenModelDir(tinyDir(t), hf.FormatSafetensors)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd, err := md.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	md, sd := tinyStateDict(t)
 	bare := &hf.StateDict{Tensors: map[string]*hf.Tensor{}}
 	for _, n := range sd.Names {
 		b := strings.TrimPrefix(n, "roberta.")
