@@ -6,6 +6,13 @@
 
 #include <dlfcn.h>
 
+#ifdef MZ_WITH_CUDA
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -24,14 +31,27 @@ mz_err mz_version(char *buf, size_t n) {
   })
 }
 
+// CUDA queries use c10/cuda's functions, stable from libtorch 1.13 to 2.x,
+// and only in CUDA builds (MZ_WITH_CUDA, set by build.sh); a CPU build has
+// no CUDA device by construction.
 mz_err mz_cuda_device_count(int64_t *count) {
   MZ_TRY({
-    *count = at::hasCUDA() ? static_cast<int64_t>(at::detail::getCUDAHooks().getNumGPUs()) : 0;
+#ifdef MZ_WITH_CUDA
+    *count = static_cast<int64_t>(c10::cuda::device_count());
+#else
+    *count = 0;
+#endif
   })
 }
 
 mz_err mz_built_with_cuda(int *yes) {
-  MZ_TRY({ *yes = at::detail::getCUDAHooks().hasCUDA() || at::hasCUDA() ? 1 : 0; })
+  MZ_TRY({
+#ifdef MZ_WITH_CUDA
+    *yes = 1;
+#else
+    *yes = 0;
+#endif
+  })
 }
 
 mz_err mz_cudnn_available(int *yes) { MZ_TRY({ *yes = at::globalContext().hasCuDNN() ? 1 : 0; }) }
@@ -84,8 +104,13 @@ mz_err mz_release_memory(void) {
 
 mz_err mz_cuda_synchronize(int64_t device) {
   MZ_TRY({
-    if (!at::hasCUDA()) throw std::runtime_error("CUDA is not available");
-    at::detail::getCUDAHooks().deviceSynchronize(static_cast<c10::DeviceIndex>(device));
+#ifdef MZ_WITH_CUDA
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
+    C10_CUDA_CHECK(cudaDeviceSynchronize());
+#else
+    (void)device;
+    throw std::runtime_error("this libtorch has no CUDA");
+#endif
   })
 }
 
