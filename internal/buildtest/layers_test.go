@@ -12,8 +12,9 @@ import (
 const module = "github.com/gomezo/gomezo"
 
 // pureGo are the packages that must build without cgo and never reach
-// libtorch (ARCHITECTURE.md, rule 2).
-var pureGo = []string{"pkg/data/...", "pkg/tokenizer/...", "pkg/nprand/...", "pkg/hf/..."}
+// libtorch (ARCHITECTURE.md, rules 2 and 3: zo knows parameters only
+// through an interface).
+var pureGo = []string{"pkg/data/...", "pkg/tokenizer/...", "pkg/nprand/...", "pkg/hf/...", "pkg/zo/..."}
 
 // TestLayering checks the architecture's rules with go list: the pure-Go
 // packages do not depend on cgo/torch and build with CGO_ENABLED=0, and

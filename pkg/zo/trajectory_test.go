@@ -1,4 +1,4 @@
-package roberta
+package zo_test
 
 import (
 	"encoding/json"
@@ -11,7 +11,9 @@ import (
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/internal/testenv"
 	"github.com/gomezo/gomezo/pkg/hf"
+	"github.com/gomezo/gomezo/pkg/model/roberta"
 	"github.com/gomezo/gomezo/pkg/nprand"
+	"github.com/gomezo/gomezo/pkg/zo"
 )
 
 type trajectory struct {
@@ -51,7 +53,7 @@ func f32hex(t *testing.T, s string) float32 {
 	return math.Float32frombits(uint32(u))
 }
 
-func loadTrajectory(t *testing.T) (string, *trajectory, *hf.Config, Batch) {
+func loadTrajectory(t *testing.T) (string, *trajectory, *hf.Config, roberta.Batch) {
 	t.Helper()
 	dir := testenv.SharedPath(t, "fixtures", "mezo-reference", "trajectory-a")
 	raw, err := os.ReadFile(filepath.Join(dir, "trajectory.json"))
@@ -67,7 +69,7 @@ func loadTrajectory(t *testing.T) (string, *trajectory, *hf.Config, Batch) {
 		t.Fatal(err)
 	}
 	B, L := len(tr.Batch.InputIDs), len(tr.Batch.InputIDs[0])
-	b := Batch{B: B, L: L, MaskPos: tr.Batch.MaskPos, Labels: tr.Batch.Labels}
+	b := roberta.Batch{B: B, L: L, MaskPos: tr.Batch.MaskPos, Labels: tr.Batch.Labels}
 	for i := range tr.Batch.InputIDs {
 		b.InputIDs = append(b.InputIDs, tr.Batch.InputIDs[i]...)
 		b.AttentionMask = append(b.AttentionMask, tr.Batch.AttentionMask[i]...)
@@ -80,13 +82,13 @@ func loadTrajectory(t *testing.T) (string, *trajectory, *hf.Config, Batch) {
 	return dir, &tr, cfg, b
 }
 
-func loadInitial(t *testing.T, dir string, cfg *hf.Config, labels int) *Model {
+func loadInitial(t *testing.T, dir string, cfg *hf.Config, labels int) *roberta.Model {
 	t.Helper()
 	sd, err := hf.ReadSafetensors(filepath.Join(dir, "initial.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := FromStateDict(cfg, sd, "initial.safetensors", Options{Head: Prompt, NumLabels: labels})
+	m, err := roberta.FromStateDict(cfg, sd, "initial.safetensors", roberta.Options{Head: roberta.Prompt, NumLabels: labels})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,8 +149,8 @@ func TestReferenceParameterPasses(t *testing.T) {
 	}
 }
 
-// TestReferenceTrajectoryReplay replays the same 20 steps with this
-// package's forward passes. The losses then depend on the matrix kernels
+// TestReferenceTrajectoryReplay replays the same 20 steps with zo.Step over
+// the Go RoBERTa's forward passes. The losses then depend on the matrix kernels
 // (OpenBLAS picks them per CPU, and OPENBLAS_CORETYPE overrides the choice),
 // so they are held to the fixture's stated tolerances — losses 1e-4
 // absolute, projected gradients 1e-2 relative, final per-tensor sums 1e-3
@@ -165,20 +167,25 @@ func TestReferenceTrajectoryReplay(t *testing.T) {
 			defer m.Close()
 			words, _ := torch.FromInt64s(tr.Batch.LabelWords, []int64{int64(len(tr.Batch.LabelWords))}, torch.CPU)
 			defer words.Close()
-			loss := func() float32 {
+			loss := func() (float32, error) {
 				s := torch.NewScope(torch.Inference)
 				defer s.Close()
 				in, mp, lb := b.Tensors(s, torch.CPU)
-				enc := m.Encode(s, in, ForwardOptions{})
-				l := Loss(s, m.PromptLogits(s, enc.Last, mp, words), lb)
+				enc := m.Encode(s, in, roberta.ForwardOptions{})
+				l := roberta.Loss(s, m.PromptLogits(s, enc.Last, mp, words), lb)
 				if err := s.Err(); err != nil {
-					t.Fatal(err)
+					return 0, err
 				}
 				v, err := l.Item()
+				return float32(v), err
+			}
+			lossNow := func() float32 {
+				t.Helper()
+				v, err := loss()
 				if err != nil {
 					t.Fatal(err)
 				}
-				return float32(v)
+				return v
 			}
 			pl, err := m.Params.TrainableList()
 			if err != nil {
@@ -191,28 +198,25 @@ func TestReferenceTrajectoryReplay(t *testing.T) {
 					t.Fatalf("%s: %v, reference %v (|diff| %.3g)", what, got, want, d)
 				}
 			}
-			closeTo("initial loss", loss(), f32hex(t, run.LossInitial), 1e-4, 0)
+			closeTo("initial loss", lossNow(), f32hex(t, run.LossInitial), 1e-4, 0)
 			rng := nprand.New(tr.Hyper.Seed)
-			eps := tr.Hyper.Eps
 			exact := 0
+			cfg := zo.Config{Eps: tr.Hyper.Eps, LR: tr.Hyper.LR, WeightDecay: run.WeightDecay}
 			for _, st := range run.Steps {
 				seed := uint64(rng.Randint(1000000000))
-				must(t, pl.Perturb(seed, 1, eps))
-				lp := loss()
-				must(t, pl.Perturb(seed, -2, eps))
-				lm := loss()
-				g := (lp - lm) / float32(2*eps) // float32, as the reference's 0-dim tensors
-				must(t, pl.Perturb(seed, 1, eps))
-				must(t, pl.Update(seed, float64(g), tr.Hyper.LR, run.WeightDecay))
+				r, err := zo.Step(pl, loss, seed, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
 				step := "step " + strconv.Itoa(st.Step)
-				closeTo(step+" ℓ+", lp, f32hex(t, st.LossPlus), 1e-4, 0)
-				closeTo(step+" ℓ−", lm, f32hex(t, st.LossMinus), 1e-4, 0)
-				closeTo(step+" projected gradient", g, f32hex(t, st.Grad), 0, 1e-2)
-				if lp == f32hex(t, st.LossPlus) && lm == f32hex(t, st.LossMinus) && g == f32hex(t, st.Grad) {
+				closeTo(step+" ℓ+", r.LossPlus, f32hex(t, st.LossPlus), 1e-4, 0)
+				closeTo(step+" ℓ−", r.LossMinus, f32hex(t, st.LossMinus), 1e-4, 0)
+				closeTo(step+" projected gradient", r.ProjGrad, f32hex(t, st.Grad), 0, 1e-2)
+				if r.LossPlus == f32hex(t, st.LossPlus) && r.LossMinus == f32hex(t, st.LossMinus) && r.ProjGrad == f32hex(t, st.Grad) {
 					exact++
 				}
 			}
-			closeTo("final loss", loss(), f32hex(t, run.LossFinal), 1e-4, 0)
+			closeTo("final loss", lossNow(), f32hex(t, run.LossFinal), 1e-4, 0)
 			final, err := hf.ReadSafetensors(filepath.Join(dir, run.FinalState))
 			if err != nil {
 				t.Fatal(err)
