@@ -207,6 +207,22 @@ mz_err mz_params_copy_from(mz_params dst, mz_params src);
 /* max_abs_diff: max over the lists of max |a − b|, pairwise, in double. */
 mz_err mz_params_max_abs_diff(mz_params a, mz_params b, double *out);
 
+/* ---- optimizers (optim.cpp): one call per step over all parameters ---- */
+typedef struct mz_optim_s *mz_optim;
+/* optim_sgd: torch.optim.SGD without momentum (the reference's `sgd`): for
+ * every tensor with a .grad, d = grad + wd_i·p (when wd_i ≠ 0), p −= lr·d.
+ * wd has one weight decay per tensor of params. */
+mz_err mz_optim_sgd(mz_params params, const double *wd, mz_optim *out);
+/* optim_adamw_hf: transformers.AdamW (4.28), which differs from torch's
+ * AdamW: eps added to the raw sqrt(v), both bias corrections folded into the
+ * step size, and decoupled decay p += (−lr·wd_i)·p applied after the update. */
+mz_err mz_optim_adamw_hf(mz_params params, const double *wd, double beta1, double beta2,
+                         double eps, int correct_bias, mz_optim *out);
+/* optim_step: one step at learning rate lr (the scheduled value). Tensors
+ * without a .grad are skipped, as torch and transformers skip them. */
+mz_err mz_optim_step(mz_optim o, double lr);
+mz_err mz_optim_free(mz_optim o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,92 @@
+package torch
+
+/*
+#include "mz.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Optimizer is one of the reference's optimizers over a parameter list:
+// each Step is one shim call over every tensor, using the same libtorch calls
+// in the same order as the reference's Python, so it rounds as they do. It
+// holds its own references to the tensors and its state (AdamW moments);
+// Close frees them. Not safe for concurrent use.
+type Optimizer struct {
+	h C.mz_optim
+}
+
+// AdamConfig holds transformers.AdamW's hyper-parameters.
+type AdamConfig struct {
+	Beta1, Beta2, Eps float64
+	CorrectBias       bool // transformers' default: true
+}
+
+func checkDecay(p *ParamList, weightDecay []float64) (C.mz_params, *C.double, error) {
+	h, err := p.handle()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(weightDecay) != p.n {
+		return nil, nil, fmt.Errorf("torch: optimizer: %d weight decays for %d tensors", len(weightDecay), p.n)
+	}
+	var wd *C.double
+	if len(weightDecay) > 0 {
+		wd = (*C.double)(unsafe.Pointer(&weightDecay[0]))
+	}
+	return h, wd, nil
+}
+
+// NewSGD is torch.optim.SGD without momentum: p −= lr·(grad + wd·p), with
+// one weight decay per tensor of p (the reference's two parameter groups).
+func NewSGD(p *ParamList, weightDecay []float64) (*Optimizer, error) {
+	h, wd, err := checkDecay(p, weightDecay)
+	if err != nil {
+		return nil, err
+	}
+	var out C.mz_optim
+	if err := check("optim_sgd", C.mz_optim_sgd(h, wd, &out)); err != nil {
+		return nil, err
+	}
+	return &Optimizer{h: out}, nil
+}
+
+// NewAdamWHF is transformers.AdamW (4.28) — not torch.optim.AdamW: eps is
+// added to the raw sqrt(v), both bias corrections fold into the step size,
+// and the decoupled decay p += (−lr·wd)·p comes after the Adam update.
+func NewAdamWHF(p *ParamList, weightDecay []float64, c AdamConfig) (*Optimizer, error) {
+	h, wd, err := checkDecay(p, weightDecay)
+	if err != nil {
+		return nil, err
+	}
+	cb := C.int(0)
+	if c.CorrectBias {
+		cb = 1
+	}
+	var out C.mz_optim
+	if err := check("optim_adamw_hf", C.mz_optim_adamw_hf(h, wd, C.double(c.Beta1), C.double(c.Beta2), C.double(c.Eps), cb, &out)); err != nil {
+		return nil, err
+	}
+	return &Optimizer{h: out}, nil
+}
+
+// Step updates every tensor that has a .grad at learning rate lr.
+func (o *Optimizer) Step(lr float64) error {
+	if o == nil || o.h == nil {
+		return ErrClosed
+	}
+	return check("optim_step", C.mz_optim_step(o.h, C.double(lr)))
+}
+
+// Close frees the optimizer's references and state (idempotent).
+func (o *Optimizer) Close() error {
+	if o == nil || o.h == nil {
+		return nil
+	}
+	h := o.h
+	o.h = nil
+	return check("optim_free", C.mz_optim_free(h))
+}
