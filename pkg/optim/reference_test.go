@@ -172,4 +172,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
