@@ -133,7 +133,9 @@ mz_err mz_rsub_scalar(int mode, mz_tensor a, double s, mz_tensor *out);
 mz_err mz_matmul(int mode, mz_tensor a, mz_tensor b, mz_tensor *out);
 /* linear: x·Wᵀ + b (b may be NULL). */
 mz_err mz_linear(int mode, mz_tensor x, mz_tensor w, mz_tensor b, mz_tensor *out);
-mz_err mz_embedding(int mode, mz_tensor weight, mz_tensor ids, mz_tensor *out);
+/* embedding: rows of weight for ids; the row padding_idx (≥ 0) gets no
+ * gradient, as nn.Embedding(padding_idx=…); -1 for none. */
+mz_err mz_embedding(int mode, mz_tensor weight, mz_tensor ids, int64_t padding_idx, mz_tensor *out);
 mz_err mz_layer_norm(int mode, mz_tensor x, mz_tensor w, mz_tensor b, double eps,
                      mz_tensor *out);
 /* gelu: exact (erf) GELU; gelu_tanh: the tanh approximation. */

@@ -45,8 +45,8 @@ MZ_OP(mz_rsub_scalar, (int mode, mz_tensor a, double s, mz_tensor *out), at::rsu
 MZ_OP(mz_matmul, (int mode, mz_tensor a, mz_tensor b, mz_tensor *out), at::matmul(T(a), T(b)))
 MZ_OP(mz_linear, (int mode, mz_tensor x, mz_tensor w, mz_tensor b, mz_tensor *out),
       b ? at::linear(T(x), T(w), T(b)) : at::linear(T(x), T(w)))
-MZ_OP(mz_embedding, (int mode, mz_tensor weight, mz_tensor ids, mz_tensor *out),
-      at::embedding(T(weight), T(ids)))
+MZ_OP(mz_embedding, (int mode, mz_tensor weight, mz_tensor ids, int64_t padding_idx, mz_tensor *out),
+      at::embedding(T(weight), T(ids), padding_idx))
 MZ_OP(mz_layer_norm, (int mode, mz_tensor x, mz_tensor w, mz_tensor b, double eps, mz_tensor *out),
       at::layer_norm(T(x), {T(x).size(-1)}, w ? c10::optional<at::Tensor>(T(w)) : c10::nullopt,
                      b ? c10::optional<at::Tensor>(T(b)) : c10::nullopt, eps))

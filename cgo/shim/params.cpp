@@ -130,21 +130,24 @@ mz_err mz_params_clip_grad_norm(mz_params h, double max_norm, double *total) {
   MZ_TRY({
     at::NoGradGuard ng;
     auto &p = P(h);
+    // torch.nn.utils.clip_grad_norm_ of torch 1.13, call for call:
+    //   total = torch.norm(torch.stack([torch.norm(g, 2) for g in grads]), 2)
+    //   clip_coef = max_norm / (total + 1e-6)   # Python: reciprocal() * max_norm
+    //   g.mul_(torch.clamp(clip_coef, max=1.0)) for every g
     std::vector<at::Tensor> norms;
+    at::Device device(at::kCPU);
     for (auto &t : p.ts) {
       const auto &g = t.grad();
-      if (g.defined()) norms.push_back(at::linalg_vector_norm(g.detach(), 2.0));
+      if (!g.defined()) continue;
+      if (norms.empty()) device = g.device();
+      norms.push_back(at::norm(g.detach(), 2).to(device));
     }
     if (norms.empty()) {
       *total = 0;
       return nullptr;
     }
-    // As torch.nn.utils.clip_grad_norm_ (1.13): the norm of the per-tensor
-    // norms, then a clamped coefficient applied to every gradient.
-    auto device = norms[0].device();
-    for (auto &n : norms) n = n.to(device);
-    auto total_norm = at::linalg_vector_norm(at::stack(norms), 2.0);
-    auto coef = max_norm / (total_norm + 1e-6);
+    auto total_norm = at::norm(at::stack(norms), 2);
+    auto coef = (total_norm + 1e-6).reciprocal() * max_norm;
     auto clamped = at::clamp(coef, c10::nullopt, 1.0);
     for (auto &t : p.ts) {
       auto &g = t.mutable_grad();

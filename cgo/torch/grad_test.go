@@ -97,3 +97,33 @@ func TestClipGradNorm(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddingPaddingIdx: the padding row gets no gradient, as with
+// nn.Embedding(padding_idx=1); without a padding index it does.
+func TestEmbeddingPaddingIdx(t *testing.T) {
+	for _, pad := range []int64{1, -1} {
+		w, _ := Ones([]int64{4, 2}, Float32, CPU)
+		w.SetRequiresGrad(true)
+		s := NewScope(Grad)
+		ids := s.FromInt64s([]int64{1, 2, 1}, []int64{3}, CPU)
+		loss := s.Sum(s.Embedding(w, ids, pad))
+		if err := s.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := loss.Backward(); err != nil {
+			t.Fatal(err)
+		}
+		g, _ := w.Grad()
+		v, _ := g.Float32s()
+		wantRow1 := float32(2)
+		if pad == 1 {
+			wantRow1 = 0
+		}
+		if v[2] != wantRow1 || v[3] != wantRow1 || v[4] != 1 || v[0] != 0 {
+			t.Fatalf("padding %d: grad %v", pad, v)
+		}
+		g.Close()
+		s.Close()
+		w.Close()
+	}
+}

@@ -63,8 +63,12 @@ func (s *Scope) Linear(x, w, b *Tensor) *Tensor {
 }
 
 // Embedding looks up rows of weight [V, H] for int64 ids [...] → [..., H].
-func (s *Scope) Embedding(weight, ids *Tensor) *Tensor {
-	return s.op("embedding", func(m C.int, o *C.mz_tensor) C.mz_err { return C.mz_embedding(m, weight.h, ids.h, o) }, weight, ids)
+// Row paddingIdx (when ≥ 0) receives no gradient, as with
+// nn.Embedding(padding_idx=…); pass -1 for none.
+func (s *Scope) Embedding(weight, ids *Tensor, paddingIdx int64) *Tensor {
+	return s.op("embedding", func(m C.int, o *C.mz_tensor) C.mz_err {
+		return C.mz_embedding(m, weight.h, ids.h, C.int64_t(paddingIdx), o)
+	}, weight, ids)
 }
 
 // LayerNorm normalises over the last dimension, then scales by w and shifts

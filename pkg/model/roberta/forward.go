@@ -83,8 +83,11 @@ func (m *Model) Encode(s *torch.Scope, in Inputs, fo ForwardOptions) *Encoded {
 	// order of additions.
 	pos := m.PositionIDs(s, in.InputIDs)
 	types := s.Sub(in.InputIDs, in.InputIDs) // zeros, int64: token_type_ids default
-	x := s.Add(s.Embedding(m.wordEmb, in.InputIDs), s.Embedding(m.typeEmb, types))
-	x = s.Add(x, s.Embedding(m.posEmb, pos))
+	// HF's word and position embeddings have padding_idx = pad: that row
+	// gets no gradient (it matters for fine-tuning, not for forward values).
+	pad := int64(m.Config.PadID)
+	x := s.Add(s.Embedding(m.wordEmb, in.InputIDs, pad), s.Embedding(m.typeEmb, types, -1))
+	x = s.Add(x, s.Embedding(m.posEmb, pos, pad))
 	x = drop.Apply(s, m.embLN.Forward(s, x))
 	enc := &Encoded{}
 	if fo.Hidden {
