@@ -15,6 +15,10 @@ struct mz_tensor_s {
   at::Tensor t;
 };
 
+struct mz_generator_s {
+  at::Generator g;
+};
+
 // mz_params_s holds references to a list of tensors plus scratch buffers,
 // one per (device, dtype), sized to the largest tensor of that kind.
 struct mz_params_s {

@@ -209,6 +209,19 @@ mz_err mz_params_copy_from(mz_params dst, mz_params src);
 /* max_abs_diff: max over the lists of max |a − b|, pairwise, in double. */
 mz_err mz_params_max_abs_diff(mz_params a, mz_params b, double *out);
 
+/* ---- generators (tensor.cpp): torch's stateful random streams ---- */
+typedef struct mz_generator_s *mz_generator;
+/* generator_new: a generator for a device seeded with seed, as
+ * torch.manual_seed(seed) leaves the default one; draws advance it. */
+mz_err mz_generator_new(int dev_type, int64_t dev_index, uint64_t seed, mz_generator *out);
+mz_err mz_generator_free(mz_generator g);
+/* generator_random64: torch.empty((), dtype=torch.int64).random_() from g
+ * (how a DataLoader draws its base seed from the global generator). */
+mz_err mz_generator_random64(mz_generator g, int64_t *out);
+/* dropout_gen: training-mode dropout exactly as ATen's CPU dropout:
+ * noise = empty_like(x).bernoulli_(1 − p, g); noise /= 1 − p; x · noise. */
+mz_err mz_dropout_gen(int mode, mz_tensor x, double p, mz_generator g, mz_tensor *out);
+
 /* ---- optimizers (optim.cpp): one call per step over all parameters ---- */
 typedef struct mz_optim_s *mz_optim;
 /* optim_sgd: torch.optim.SGD without momentum (the reference's `sgd`): for

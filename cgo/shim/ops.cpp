@@ -83,18 +83,32 @@ MZ_OP(mz_mse_loss, (int mode, mz_tensor a, mz_tensor b, mz_tensor *out), at::mse
 MZ_OP(mz_one_hot, (int mode, mz_tensor labels, int64_t classes, mz_tensor *out),
       at::one_hot(T(labels), classes))
 
+namespace {
+// dropout_with is ATen's CPU _dropout (1.13 and 2.x), step for step, so a
+// generator in the reference's state gives the reference's mask and values.
+at::Tensor dropout_with(const at::Tensor &x, double p, at::Generator gen) {
+  if (p < 0 || p >= 1) throw std::invalid_argument("dropout probability must be in [0, 1)");
+  if (p == 0) return x.clone();  // torch returns the input and draws nothing
+  auto noise = at::empty_like(x);
+  noise.bernoulli_(1 - p, gen);
+  noise.div_(1 - p);
+  return x * noise;
+}
+}  // namespace
+
 mz_err mz_dropout(int mode, mz_tensor x, double p, uint64_t seed, mz_tensor *out) {
   MZ_TRY({
     mz::ModeGuard guard(mode);
     const auto &t = T(x);
-    if (p < 0 || p >= 1) throw std::invalid_argument("dropout probability must be in [0, 1)");
-    if (p == 0) {
-      *out = mz::wrap(t.clone());
-      return nullptr;
-    }
-    auto g = mz::seeded_generator(t.device(), seed);
-    auto keep = at::empty_like(t).bernoulli_(1 - p, g);
-    *out = mz::wrap(t * keep * (1.0 / (1 - p)));
+    *out = mz::wrap(dropout_with(t, p, mz::seeded_generator(t.device(), seed)));
+  })
+}
+
+mz_err mz_dropout_gen(int mode, mz_tensor x, double p, mz_generator g, mz_tensor *out) {
+  MZ_TRY({
+    mz::ModeGuard guard(mode);
+    if (g == nullptr) throw std::invalid_argument("nil generator");
+    *out = mz::wrap(dropout_with(T(x), p, g->g));
   })
 }
 

@@ -45,6 +45,21 @@ extern "C" {
 
 mz_err mz_tensor_free(mz_tensor t) { MZ_TRY({ delete t; }) }
 
+mz_err mz_generator_new(int dev_type, int64_t dev_index, uint64_t seed, mz_generator *out) {
+  MZ_TRY({ *out = new mz_generator_s{generator(mz::device(dev_type, dev_index), seed)}; })
+}
+
+mz_err mz_generator_free(mz_generator g) { MZ_TRY({ delete g; }) }
+
+mz_err mz_generator_random64(mz_generator g, int64_t *out) {
+  MZ_TRY({
+    if (g == nullptr) throw std::invalid_argument("nil generator");
+    auto t = at::empty({}, at::TensorOptions().dtype(at::kLong).device(g->g.device()));
+    t.random_(g->g);
+    *out = t.item<int64_t>();
+  })
+}
+
 mz_err mz_from_data(const void *data, size_t nbytes, const int64_t *shape, int64_t rank,
                     int dtype, int dev_type, int64_t dev_index, mz_tensor *out) {
   MZ_TRY({

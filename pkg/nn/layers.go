@@ -22,13 +22,17 @@ func (l LayerNorm) Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	return s.LayerNorm(x, l.W, l.B, l.Eps)
 }
 
-// Dropout draws reproducible dropout masks for one forward pass: mask i of
-// the pass uses a seed mixed from (Seed, i). A zero-value Dropout (P = 0) or
-// one with Train false is the identity.
+// Dropout draws dropout masks for one forward pass. With Gen set, every mask
+// comes from that stateful generator in call order (the reference's global
+// torch generator, for replaying the reference); otherwise mask i of the pass
+// uses a seed mixed from (Seed, i), reproducible without shared state. A
+// zero-value Dropout (P = 0) or one with Train false is the identity and
+// draws nothing.
 type Dropout struct {
 	P     float64
 	Train bool
 	Seed  uint64
+	Gen   *torch.Generator
 	n     uint64
 }
 
@@ -36,6 +40,9 @@ type Dropout struct {
 func (d *Dropout) Apply(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 	if d == nil || !d.Train || d.P == 0 {
 		return x
+	}
+	if d.Gen != nil {
+		return s.DropoutGen(x, d.P, d.Gen)
 	}
 	d.n++
 	return s.Dropout(x, d.P, splitmix64(d.Seed+d.n*0x9e3779b97f4a7c15))

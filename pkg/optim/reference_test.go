@@ -175,14 +175,22 @@ func must(t *testing.T, err error) {
 }
 
 // TestReferenceFineTuning replays the reference's fine-tuning path
-// (ft-adamw-nodropout: backprop, clip_grad_norm_ 1.0, transformers AdamW with
-// weight-decay groups, linear schedule) with the Go RoBERTa, autograd, the
-// shim's clipping and AdamW. Losses depend on the BLAS kernels (see the zo
-// trajectory test), so they are held to 1e-4 and the pre-clip gradient norm
-// to 1e-4 relative; the test logs how many steps and final tensors also
-// match bit for bit.
+// (backprop, clip_grad_norm_ 1.0, transformers AdamW with weight-decay
+// groups, linear schedule) with the Go RoBERTa, autograd, the shim's
+// clipping and AdamW: ft-adamw-nodropout, and ft-adamw with dropout 0.1,
+// whose masks come from a generator replaying torch's global one (seeded 42;
+// each step's DataLoader draws one random64 before the forward pass). Losses
+// depend on the BLAS kernels (see the zo trajectory test), so they are held
+// to 1e-4 and the pre-clip gradient norm to 1e-4 relative; the test logs how
+// many steps and final tensors also match bit for bit.
 func TestReferenceFineTuning(t *testing.T) {
-	dir := testenv.SharedPath(t, "fixtures", "mezo-reference-trainer", "ft-adamw-nodropout")
+	for _, name := range []string{"ft-adamw-nodropout", "ft-adamw"} {
+		t.Run(name, func(t *testing.T) { replayFineTuning(t, name) })
+	}
+}
+
+func replayFineTuning(t *testing.T, name string) {
+	dir := testenv.SharedPath(t, "fixtures", "mezo-reference-trainer", name)
 	raw, err := os.ReadFile(filepath.Join(dir, "trajectory.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -218,9 +226,9 @@ func TestReferenceFineTuning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HiddenDropoutProb != 0 || cfg.AttentionProbsDropoutProb != 0 {
-		t.Fatalf("fixture config has dropout %v/%v, this test expects none", cfg.HiddenDropoutProb, cfg.AttentionProbsDropoutProb)
-	}
+	gen, err := torch.NewGenerator(torch.CPU, 42) // set_seed(42)
+	must(t, err)
+	defer gen.Close()
 	sd, err := hf.ReadSafetensors(filepath.Join(dir, "initial.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -253,9 +261,12 @@ func TestReferenceFineTuning(t *testing.T) {
 	defer words.Close()
 	exact := 0
 	for k, st := range fx.Steps {
+		if _, err := gen.Random64(); err != nil { // the epoch's DataLoader base seed
+			t.Fatal(err)
+		}
 		s := torch.NewScope(torch.Grad)
 		in, mp, lb := b.Tensors(s, torch.CPU)
-		enc := m.Encode(s, in, roberta.ForwardOptions{Train: true, DropoutSeed: uint64(k)})
+		enc := m.Encode(s, in, roberta.ForwardOptions{Train: true, DropoutGen: gen})
 		loss := roberta.Loss(s, m.PromptLogits(s, enc.Last, mp, words), lb)
 		must(t, s.Err())
 		lv, err := loss.Item()
@@ -304,5 +315,6 @@ func TestReferenceFineTuning(t *testing.T) {
 			same++
 		}
 	}
-	t.Logf("%d fine-tuning steps within tolerance, %d bit for bit; %d of %d final tensors bit for bit", len(fx.Steps), exact, same, m.Params.Len())
+	t.Logf("%s (dropout %v): %d fine-tuning steps within tolerance, %d bit for bit; %d of %d final tensors bit for bit",
+		name, cfg.HiddenDropoutProb, len(fx.Steps), exact, same, m.Params.Len())
 }

@@ -21,6 +21,11 @@ type ForwardOptions struct {
 	Train bool
 	// DropoutSeed seeds this pass's dropout masks (Train only).
 	DropoutSeed uint64
+	// DropoutGen, when set, supplies the masks instead, drawn in the
+	// reference's forward order (embeddings; per layer attention
+	// probabilities, attention output, FFN output; the classification
+	// head's two) from one stateful generator, as torch's global one.
+	DropoutGen *torch.Generator
 	// Hidden keeps the embedding output and every layer's output;
 	// Attentions keeps every layer's attention probabilities [B, heads, L, L].
 	Hidden, Attentions bool
@@ -74,8 +79,8 @@ func (m *Model) Encode(s *torch.Scope, in Inputs, fo ForwardOptions) *Encoded {
 	}
 	H, nh := int64(m.Config.Hidden), int64(m.Config.Heads)
 	hd := H / nh
-	drop := &nn.Dropout{P: m.Config.HiddenDropout, Train: fo.Train, Seed: fo.DropoutSeed}
-	attnDrop := &nn.Dropout{P: m.Config.AttentionDropout, Train: fo.Train, Seed: ^fo.DropoutSeed}
+	drop := &nn.Dropout{P: m.Config.HiddenDropout, Train: fo.Train, Seed: fo.DropoutSeed, Gen: fo.DropoutGen}
+	attnDrop := &nn.Dropout{P: m.Config.AttentionDropout, Train: fo.Train, Seed: ^fo.DropoutSeed, Gen: fo.DropoutGen}
 	dt, err := m.wordEmb.DType()
 	s.Fail(err)
 
@@ -145,7 +150,7 @@ func (m *Model) ClassifierLogits(s *torch.Scope, last *torch.Tensor, fo ForwardO
 	cls := s.Select(last, 1, 0)
 	switch {
 	case m.clsDense != nil:
-		drop := &nn.Dropout{P: m.Config.ClassifierDropout, Train: fo.Train, Seed: fo.DropoutSeed ^ 0x5eed}
+		drop := &nn.Dropout{P: m.Config.ClassifierDropout, Train: fo.Train, Seed: fo.DropoutSeed ^ 0x5eed, Gen: fo.DropoutGen}
 		x := s.Tanh(m.clsDense.Forward(s, drop.Apply(s, cls)))
 		return m.clsOut.Forward(s, drop.Apply(s, x))
 	case m.cls != nil:

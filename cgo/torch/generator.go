@@ -1,0 +1,58 @@
+package torch
+
+/*
+#include "mz.h"
+*/
+import "C"
+
+// Generator is a stateful libtorch random stream on one device: seeded like
+// torch.manual_seed, advanced by every draw. It reproduces the reference's
+// use of torch's global generator (DataLoader base seeds, dropout masks)
+// where the default per-call seeding does not. Close frees it. Not safe for
+// concurrent use.
+type Generator struct {
+	h C.mz_generator
+}
+
+// NewGenerator returns a generator for dev in the state torch.manual_seed(seed)
+// leaves the device's default generator in.
+func NewGenerator(dev Device, seed uint64) (*Generator, error) {
+	dt, di := dev.c()
+	var out C.mz_generator
+	if err := check("generator_new", C.mz_generator_new(dt, di, C.uint64_t(seed), &out)); err != nil {
+		return nil, err
+	}
+	return &Generator{h: out}, nil
+}
+
+// Random64 draws torch.empty((), dtype=torch.int64).random_() (two 32-bit
+// outputs of the stream on the CPU).
+func (g *Generator) Random64() (int64, error) {
+	if g == nil || g.h == nil {
+		return 0, ErrClosed
+	}
+	var v C.int64_t
+	err := check("generator_random64", C.mz_generator_random64(g.h, &v))
+	return int64(v), err
+}
+
+// Close frees the generator (idempotent).
+func (g *Generator) Close() error {
+	if g == nil || g.h == nil {
+		return nil
+	}
+	h := g.h
+	g.h = nil
+	return check("generator_free", C.mz_generator_free(h))
+}
+
+// DropoutGen is training-mode dropout with its mask drawn from g, exactly as
+// torch.nn.functional.dropout draws from the global generator.
+func (s *Scope) DropoutGen(x *Tensor, p float64, g *Generator) *Tensor {
+	if s.err == nil && (g == nil || g.h == nil) {
+		s.err = ErrClosed
+	}
+	return s.op("dropout_gen", func(m C.int, o *C.mz_tensor) C.mz_err {
+		return C.mz_dropout_gen(m, x.h, C.double(p), g.h, o)
+	}, x)
+}
