@@ -180,6 +180,8 @@ mz_err mz_max_abs_diff(mz_tensor a, mz_tensor b, double *out);
 /* params_new: a list holding references to n tensors, in order. */
 mz_err mz_params_new(const mz_tensor *ts, int64_t n, mz_params *out);
 mz_err mz_params_free(mz_params p);
+/* params_get: a new handle to tensor i of the list. */
+mz_err mz_params_get(mz_params p, int64_t i, mz_tensor *out);
 /* perturb: for each tensor p in order, z ~ N(0,1) of p's shape from one
  * generator seeded once with seed on p's device (the reference's
  * torch.manual_seed(seed); torch.normal(...) stream), then
@@ -221,6 +223,16 @@ mz_err mz_generator_random64(mz_generator g, int64_t *out);
 /* dropout_gen: training-mode dropout exactly as ATen's CPU dropout:
  * noise = empty_like(x).bernoulli_(1 − p, g); noise /= 1 − p; x · noise. */
 mz_err mz_dropout_gen(int mode, mz_tensor x, double p, mz_generator g, mz_tensor *out);
+
+/* params_draw_normal: a new list z with z_i ~ N(0, 1) of p_i's shape, drawn
+ * in order from g, which advances (the reference's non-efficient path draws
+ * z from the global generator and stores it). */
+mz_err mz_params_draw_normal(mz_params p, mz_generator g, mz_params *z);
+/* params_perturb_stored / params_update_stored: perturb and update as
+ * mz_params_perturb / mz_params_update do, with the stored z instead of a
+ * seeded stream. */
+mz_err mz_params_perturb_stored(mz_params p, mz_params z, double scale, double eps);
+mz_err mz_params_update_stored(mz_params p, mz_params z, double g, double lr, double wd);
 
 /* ---- optimizers (optim.cpp): one call per step over all parameters ---- */
 typedef struct mz_optim_s *mz_optim;

@@ -50,6 +50,27 @@ mz_params_s &P(mz_params p) {
   return *p;
 }
 
+// perturb_with adds (scale·z)·eps to t, rounding as the reference's
+// p + scale * z * eps (two products, then the sum); z is overwritten.
+void perturb_with(at::Tensor &t, at::Tensor &z, double scale, double eps) {
+  if (scale != 1.0) z.mul_(scale);  // scale = 1 is exact and skipped
+  z.mul_(eps);
+  t.add_(z);
+}
+
+// update_with applies p − lr·(g·z + wd·p), rounded as the reference rounds
+// it; z is overwritten, and wd ≠ 0 uses the second scratch buffer.
+void update_with(mz_params_s &p, at::Tensor &t, at::Tensor &z, double g, double lr, double wd) {
+  z.mul_(g);
+  if (wd != 0.0) {
+    auto d = scratch(p.scratch2, t);
+    at::mul_out(d, t, wd);
+    z.add_(d);
+  }
+  z.mul_(lr);
+  t.sub_(z);
+}
+
 // for_each_z draws z for every tensor of p in order (one stream per pass)
 // into the scratch buffer and calls f(tensor, z).
 template <typename F>
@@ -60,6 +81,21 @@ void for_each_z(mz_params_s &p, uint64_t seed, F f) {
     auto z = scratch(p.scratch, t);
     s.draw(z);
     f(t, z);
+  }
+}
+
+// for_each_stored copies the stored z_i of each tensor into the scratch
+// buffer and calls f(tensor, copy).
+template <typename F>
+void for_each_stored(mz_params_s &p, mz_params_s &z, F f) {
+  at::NoGradGuard ng;
+  if (p.ts.size() != z.ts.size())
+    throw std::invalid_argument("stored z has " + std::to_string(z.ts.size()) + " tensors for " +
+                                std::to_string(p.ts.size()) + " parameters");
+  for (size_t i = 0; i < p.ts.size(); i++) {
+    auto buf = scratch(p.scratch, p.ts[i]);
+    buf.copy_(z.ts[i]);
+    f(p.ts[i], buf);
   }
 }
 
@@ -83,32 +119,25 @@ mz_err mz_params_new(const mz_tensor *ts, int64_t n, mz_params *out) {
 
 mz_err mz_params_free(mz_params p) { MZ_TRY({ delete p; }) }
 
+mz_err mz_params_get(mz_params h, int64_t i, mz_tensor *out) {
+  MZ_TRY({
+    auto &p = P(h);
+    if (i < 0 || i >= static_cast<int64_t>(p.ts.size()))
+      throw std::out_of_range("tensor " + std::to_string(i) + " of a list of " + std::to_string(p.ts.size()));
+    *out = mz::wrap(p.ts[static_cast<size_t>(i)]);
+  })
+}
+
 mz_err mz_params_perturb(mz_params h, uint64_t seed, double scale, double eps) {
   MZ_TRY({
-    for_each_z(P(h), seed, [&](at::Tensor &t, at::Tensor &z) {
-      // The reference computes param + scale * z * eps: two rounded products,
-      // then the sum. scale = 1 is exact and skipped.
-      if (scale != 1.0) z.mul_(scale);
-      z.mul_(eps);
-      t.add_(z);
-    });
+    for_each_z(P(h), seed, [&](at::Tensor &t, at::Tensor &z) { perturb_with(t, z, scale, eps); });
   })
 }
 
 mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double wd) {
   MZ_TRY({
     auto &p = P(h);
-    for_each_z(p, seed, [&](at::Tensor &t, at::Tensor &z) {
-      // param - lr * (g * z + wd * param), rounded as the reference rounds it.
-      z.mul_(g);
-      if (wd != 0.0) {
-        auto d = scratch(p.scratch2, t);
-        at::mul_out(d, t, wd);
-        z.add_(d);
-      }
-      z.mul_(lr);
-      t.sub_(z);
-    });
+    for_each_z(p, seed, [&](at::Tensor &t, at::Tensor &z) { update_with(p, t, z, g, lr, wd); });
   })
 }
 
@@ -154,6 +183,36 @@ mz_err mz_params_clip_grad_norm(mz_params h, double max_norm, double *total) {
       if (g.defined()) g.detach().mul_(clamped.to(g.device()));
     }
     *total = total_norm.item<double>();
+  })
+}
+
+mz_err mz_params_draw_normal(mz_params h, mz_generator g, mz_params *out) {
+  MZ_TRY({
+    if (g == nullptr) throw std::invalid_argument("nil generator");
+    at::NoGradGuard ng;
+    auto *z = new mz_params_s();
+    try {
+      for (auto &t : P(h).ts) {
+        auto zi = at::empty_like(t, t.options().requires_grad(false));
+        zi.normal_(0.0, 1.0, g->g);
+        z->ts.push_back(zi);
+      }
+    } catch (...) {
+      delete z;
+      throw;
+    }
+    *out = z;
+  })
+}
+
+mz_err mz_params_perturb_stored(mz_params h, mz_params z, double scale, double eps) {
+  MZ_TRY({ for_each_stored(P(h), P(z), [&](at::Tensor &t, at::Tensor &buf) { perturb_with(t, buf, scale, eps); }); })
+}
+
+mz_err mz_params_update_stored(mz_params h, mz_params z, double g, double lr, double wd) {
+  MZ_TRY({
+    auto &p = P(h);
+    for_each_stored(p, P(z), [&](at::Tensor &t, at::Tensor &buf) { update_with(p, t, buf, g, lr, wd); });
   })
 }
 

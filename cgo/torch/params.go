@@ -41,6 +41,16 @@ func NewParamList(ts []*Tensor) (*ParamList, error) {
 	return &ParamList{h: out, n: len(ts)}, nil
 }
 
+// Tensor returns a new handle to tensor i (sharing its storage); the caller
+// closes it.
+func (p *ParamList) Tensor(i int) (*Tensor, error) {
+	h, err := p.handle()
+	if err != nil {
+		return nil, err
+	}
+	return newTensor("params_get", func(out *C.mz_tensor) C.mz_err { return C.mz_params_get(h, C.int64_t(i), out) })
+}
+
 // Len is the number of tensors.
 func (p *ParamList) Len() int { return p.n }
 
@@ -191,4 +201,49 @@ func (p *ParamList) MaxAbsDiff(q *ParamList) (float64, error) {
 	var v C.double
 	err = check("params_max_abs_diff", C.mz_params_max_abs_diff(h, g, &v))
 	return float64(v), err
+}
+
+// DrawNormal returns a new list z with z_i ~ N(0, 1) of the shape of tensor
+// i, drawn in order from gen, which advances: the reference's non-efficient
+// path, which draws z from torch's global generator and stores it (twice the
+// memory of the parameters). The caller closes z.
+func (p *ParamList) DrawNormal(gen *Generator) (*ParamList, error) {
+	h, err := p.handle()
+	if err != nil {
+		return nil, err
+	}
+	if gen == nil || gen.h == nil {
+		return nil, ErrClosed
+	}
+	var out C.mz_params
+	if err := check("params_draw_normal", C.mz_params_draw_normal(h, gen.h, &out)); err != nil {
+		return nil, err
+	}
+	return &ParamList{h: out, n: p.n}, nil
+}
+
+// PerturbStored is Perturb with a stored z (from DrawNormal).
+func (p *ParamList) PerturbStored(z *ParamList, scale, eps float64) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	zh, err := z.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_perturb_stored", C.mz_params_perturb_stored(h, zh, C.double(scale), C.double(eps)))
+}
+
+// UpdateStored is Update with a stored z (from DrawNormal).
+func (p *ParamList) UpdateStored(z *ParamList, g, lr, wd float64) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	zh, err := z.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_update_stored", C.mz_params_update_stored(h, zh, C.double(g), C.double(lr), C.double(wd)))
 }
