@@ -5,11 +5,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/internal/reftest"
 	"github.com/gomezo/gomezo/internal/testenv"
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/roberta"
@@ -48,14 +48,6 @@ type trainerFixture struct {
 	FinalState string `json:"final_state"`
 }
 
-func f32hex(t *testing.T, s string) float32 {
-	u, err := strconv.ParseUint(s, 0, 32)
-	if err != nil {
-		t.Fatalf("bad f32 hex %q", s)
-	}
-	return math.Float32frombits(uint32(u))
-}
-
 // TestReferenceTrainerOptimizerPasses replays the reference's
 // --zero_order_use_trainer_optim runs (SGD, transformers AdamW with a linear
 // warm-up schedule, n-SPSA with n = 4 under both sample schedules) on the
@@ -81,18 +73,7 @@ func TestReferenceTrainerOptimizerPasses(t *testing.T) {
 			if len(fx.Steps) == 0 {
 				t.Fatal("no steps in the fixture")
 			}
-			cfg, err := hf.ReadConfig(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sd, err := hf.ReadSafetensors(filepath.Join(dir, "initial.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := roberta.FromStateDict(cfg, sd, "initial.safetensors", roberta.Options{Head: roberta.Prompt, NumLabels: len(fx.Batch.LabelWords)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := reftest.PromptModel(t, dir, len(fx.Batch.LabelWords))
 			defer m.Close()
 			pl, err := m.Params.TrainableList()
 			if err != nil {
@@ -121,14 +102,14 @@ func TestReferenceTrainerOptimizerPasses(t *testing.T) {
 			for k, st := range fx.Steps {
 				for _, smp := range st.Samples {
 					for _, sc := range []float64{1, -2} {
-						must(t, pl.Perturb(smp.Seed, sc, a.Eps))
+						reftest.Must(t, pl.Perturb(smp.Seed, sc, a.Eps))
 					}
-					must(t, pl.AccumulateGrad(smp.Seed, float64(f32hex(t, smp.Grad))))
-					must(t, pl.Perturb(smp.Seed, 1, a.Eps))
+					reftest.Must(t, pl.AccumulateGrad(smp.Seed, float64(reftest.F32(t, smp.Grad))))
+					reftest.Must(t, pl.Perturb(smp.Seed, 1, a.Eps))
 					samples++
 				}
 				norms, err := pl.Norms(true)
-				must(t, err)
+				reftest.Must(t, err)
 				var sq float64
 				for _, n := range norms {
 					sq += n * n
@@ -140,37 +121,15 @@ func TestReferenceTrainerOptimizerPasses(t *testing.T) {
 				if k < len(fx.Optimizer.Scheduler.LRUsed) && lr != fx.Optimizer.Scheduler.LRUsed[k] {
 					t.Fatalf("step %d: learning rate %v, reference %v", st.Step, lr, fx.Optimizer.Scheduler.LRUsed[k])
 				}
-				must(t, opt.Step(lr))
-				must(t, pl.ZeroGrad(false))
+				reftest.Must(t, opt.Step(lr))
+				reftest.Must(t, pl.ZeroGrad(false))
 			}
-			final, err := hf.ReadSafetensors(filepath.Join(dir, fx.FinalState))
-			if err != nil {
-				t.Fatal(err)
+			c := reftest.CompareFinal(t, m, filepath.Join(dir, fx.FinalState))
+			if len(c.Differ) > 0 {
+				t.Fatalf("%d tensors differ from the reference's final state: %s", len(c.Differ), strings.Join(c.Differ, ", "))
 			}
-			var differ []string
-			for _, p := range m.Params.All() {
-				got, err := p.T.Bytes()
-				must(t, err)
-				want, ok := final.Tensors[p.Name]
-				if !ok {
-					t.Fatalf("%s has no %s", fx.FinalState, p.Name)
-				}
-				if string(got) != string(want.Data) {
-					differ = append(differ, p.Name)
-				}
-			}
-			if len(differ) > 0 {
-				t.Fatalf("%d tensors differ from the reference's final state: %s", len(differ), strings.Join(differ, ", "))
-			}
-			t.Logf("%s (%s): %d steps, %d samples; all %d final tensors equal the reference bit for bit", name, kind, len(fx.Steps), samples, m.Params.Len())
+			t.Logf("%s (%s): %d steps, %d samples; all %d final tensors equal the reference bit for bit", name, kind, len(fx.Steps), samples, c.Tensors)
 		})
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -227,30 +186,23 @@ func replayFineTuning(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	gen, err := torch.NewGenerator(torch.CPU, 42) // set_seed(42)
-	must(t, err)
+	reftest.Must(t, err)
 	defer gen.Close()
-	sd, err := hf.ReadSafetensors(filepath.Join(dir, "initial.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := roberta.FromStateDict(cfg, sd, "initial.safetensors", roberta.Options{Head: roberta.Prompt, NumLabels: len(fx.Batch.LabelWords)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := reftest.PromptModel(t, dir, len(fx.Batch.LabelWords))
 	defer m.Close()
-	must(t, m.Params.SetRequiresGrad(true))
+	reftest.Must(t, m.Params.SetRequiresGrad(true))
 	pl, err := m.Params.TrainableList()
-	must(t, err)
+	reftest.Must(t, err)
 	defer pl.Close()
 	var names []string
 	for _, p := range m.Params.Trainable() {
 		names = append(names, p.Name)
 	}
 	opt, err := optim.New(pl, names, optim.Config{Kind: optim.Adam, WeightDecay: fx.Args.WeightDecay})
-	must(t, err)
+	reftest.Must(t, err)
 	defer opt.Close()
 	sched, err := optim.NewSchedule(fx.Args.Scheduler, fx.Args.LR, fx.Args.Warmup, fx.Args.MaxSteps)
-	must(t, err)
+	reftest.Must(t, err)
 
 	b := roberta.Batch{B: len(fx.Batch.InputIDs), L: len(fx.Batch.InputIDs[0]), MaskPos: fx.Batch.MaskPos, Labels: fx.Batch.Labels}
 	for i := range fx.Batch.InputIDs {
@@ -268,20 +220,20 @@ func replayFineTuning(t *testing.T, name string) {
 		in, mp, lb := b.Tensors(s, torch.CPU)
 		enc := m.Encode(s, in, roberta.ForwardOptions{Train: true, DropoutGen: gen})
 		loss := roberta.Loss(s, m.PromptLogits(s, enc.Last, mp, words), lb)
-		must(t, s.Err())
+		reftest.Must(t, s.Err())
 		lv, err := loss.Item()
-		must(t, err)
-		must(t, loss.Backward())
+		reftest.Must(t, err)
+		reftest.Must(t, loss.Backward())
 		s.Close()
 		norm, err := pl.ClipGradNorm(fx.Args.MaxGradNorm)
-		must(t, err)
+		reftest.Must(t, err)
 		lr := sched.LR(k)
 		if lr != st.LRUsed {
 			t.Fatalf("step %d: learning rate %v, reference %v", st.Step, lr, st.LRUsed)
 		}
-		must(t, opt.Step(lr))
-		must(t, pl.ZeroGrad(false))
-		wantLoss, wantNorm := f32hex(t, st.Loss), f32hex(t, st.GradNorm)
+		reftest.Must(t, opt.Step(lr))
+		reftest.Must(t, pl.ZeroGrad(false))
+		wantLoss, wantNorm := reftest.F32(t, st.Loss), reftest.F32(t, st.GradNorm)
 		if math.Abs(lv-float64(wantLoss)) > 1e-4 {
 			t.Fatalf("step %d: loss %v, reference %v", st.Step, lv, wantLoss)
 		}
@@ -292,29 +244,11 @@ func replayFineTuning(t *testing.T, name string) {
 			exact++
 		}
 	}
-	final, err := hf.ReadSafetensors(filepath.Join(dir, fx.FinalState))
-	must(t, err)
-	same := 0
-	for _, p := range m.Params.All() {
-		got, err := p.T.Float32s()
-		must(t, err)
-		want, err := final.Tensors[p.Name].Float32s()
-		must(t, err)
-		var gs, ws, mag float64
-		identical := true
-		for i := range got {
-			gs += float64(got[i])
-			ws += float64(want[i])
-			mag += math.Abs(float64(want[i]))
-			identical = identical && got[i] == want[i]
-		}
-		if math.Abs(gs-ws) > 1e-3*mag {
-			t.Errorf("%s: sum %.9g, reference %.9g", p.Name, gs, ws)
-		}
-		if identical {
-			same++
-		}
+	c := reftest.CompareFinal(t, m, filepath.Join(dir, fx.FinalState))
+	for _, n := range c.SumOff {
+		t.Errorf("%s: final sum off by more than 1e-3 of its magnitude", n)
 	}
+	same := c.Identical
 	t.Logf("%s (dropout %v): %d fine-tuning steps within tolerance, %d bit for bit; %d of %d final tensors bit for bit",
 		name, cfg.HiddenDropoutProb, len(fx.Steps), exact, same, m.Params.Len())
 }

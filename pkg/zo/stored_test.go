@@ -7,9 +7,8 @@ import (
 	"testing"
 
 	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/internal/reftest"
 	"github.com/gomezo/gomezo/internal/testenv"
-	"github.com/gomezo/gomezo/pkg/hf"
-	"github.com/gomezo/gomezo/pkg/model/roberta"
 )
 
 // TestReferenceStoredZPasses replays the reference's non-efficient ZO path
@@ -48,24 +47,13 @@ func TestReferenceStoredZPasses(t *testing.T) {
 	if err := json.Unmarshal(raw, &fx); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := hf.ReadConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd, err := hf.ReadSafetensors(filepath.Join(dir, "initial.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := roberta.FromStateDict(cfg, sd, "initial.safetensors", roberta.Options{Head: roberta.Prompt, NumLabels: len(fx.Batch.LabelWords)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := reftest.PromptModel(t, dir, len(fx.Batch.LabelWords))
 	defer m.Close()
 	pl, err := m.Params.TrainableList()
-	must(t, err)
+	reftest.Must(t, err)
 	defer pl.Close()
 	gen, err := torch.NewGenerator(torch.CPU, 42)
-	must(t, err)
+	reftest.Must(t, err)
 	defer gen.Close()
 	trainable := m.Params.Trainable()
 	heads := 0
@@ -74,9 +62,9 @@ func TestReferenceStoredZPasses(t *testing.T) {
 			t.Fatalf("step %d has %d samples; this path has one", st.Step, len(st.Samples))
 		}
 		_, err := gen.Random64() // the epoch's DataLoader base seed
-		must(t, err)
+		reftest.Must(t, err)
 		z, err := pl.DrawNormal(gen)
-		must(t, err)
+		reftest.Must(t, err)
 		if st.Step == 1 {
 			for i, p := range trainable {
 				want, ok := st.Samples[0].ZStat[p.Name]
@@ -84,7 +72,7 @@ func TestReferenceStoredZPasses(t *testing.T) {
 					continue
 				}
 				zi, err := zTensor(z, i)
-				must(t, err)
+				reftest.Must(t, err)
 				for j, w := range want.Head {
 					if zi[j] != float32(w) {
 						t.Fatalf("step 1 z of %s[%d]: %v, reference %v", p.Name, j, zi[j], w)
@@ -94,24 +82,19 @@ func TestReferenceStoredZPasses(t *testing.T) {
 			}
 		}
 		for _, sc := range []float64{1, -2, 1} {
-			must(t, pl.PerturbStored(z, sc, fx.Args.Eps))
+			reftest.Must(t, pl.PerturbStored(z, sc, fx.Args.Eps))
 		}
-		must(t, pl.UpdateStored(z, float64(f32hex(t, st.Samples[0].Grad)), fx.Args.LR, fx.Args.WeightDecay))
-		must(t, z.Close())
+		reftest.Must(t, pl.UpdateStored(z, float64(reftest.F32(t, st.Samples[0].Grad)), fx.Args.LR, fx.Args.WeightDecay))
+		reftest.Must(t, z.Close())
 	}
 	if heads == 0 {
 		t.Fatal("no z values compared")
 	}
-	final, err := hf.ReadSafetensors(filepath.Join(dir, fx.FinalState))
-	must(t, err)
-	for _, p := range m.Params.All() {
-		got, err := p.T.Bytes()
-		must(t, err)
-		if string(got) != string(final.Tensors[p.Name].Data) {
-			t.Errorf("%s differs from the reference's final state", p.Name)
-		}
+	c := reftest.CompareFinal(t, m, filepath.Join(dir, fx.FinalState))
+	for _, n := range c.Differ {
+		t.Errorf("%s differs from the reference's final state", n)
 	}
-	t.Logf("%d steps; %d step-1 z values and all %d final tensors equal the reference bit for bit", len(fx.Steps), heads, m.Params.Len())
+	t.Logf("%d steps; %d step-1 z values and all %d final tensors equal the reference bit for bit", len(fx.Steps), heads, c.Tensors)
 }
 
 // zTensor reads tensor i of a stored-z list.

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/internal/reftest"
 	"github.com/gomezo/gomezo/internal/testenv"
-	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/roberta"
 	"github.com/gomezo/gomezo/pkg/nprand"
 	"github.com/gomezo/gomezo/pkg/zo"
@@ -45,15 +45,7 @@ type trajectory struct {
 	} `json:"runs"`
 }
 
-func f32hex(t *testing.T, s string) float32 {
-	u, err := strconv.ParseUint(s, 0, 32)
-	if err != nil {
-		t.Fatalf("bad f32 hex %q", s)
-	}
-	return math.Float32frombits(uint32(u))
-}
-
-func loadTrajectory(t *testing.T) (string, *trajectory, *hf.Config, roberta.Batch) {
+func loadTrajectory(t *testing.T) (string, *trajectory, roberta.Batch) {
 	t.Helper()
 	dir := testenv.SharedPath(t, "fixtures", "mezo-reference", "trajectory-a")
 	raw, err := os.ReadFile(filepath.Join(dir, "trajectory.json"))
@@ -62,10 +54,6 @@ func loadTrajectory(t *testing.T) (string, *trajectory, *hf.Config, roberta.Batc
 	}
 	var tr trajectory
 	if err := json.Unmarshal(raw, &tr); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := hf.ReadConfig(dir)
-	if err != nil {
 		t.Fatal(err)
 	}
 	B, L := len(tr.Batch.InputIDs), len(tr.Batch.InputIDs[0])
@@ -79,20 +67,7 @@ func loadTrajectory(t *testing.T) (string, *trajectory, *hf.Config, roberta.Batc
 			t.Fatalf("trajectory.json has no run %s", name)
 		}
 	}
-	return dir, &tr, cfg, b
-}
-
-func loadInitial(t *testing.T, dir string, cfg *hf.Config, labels int) *roberta.Model {
-	t.Helper()
-	sd, err := hf.ReadSafetensors(filepath.Join(dir, "initial.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := roberta.FromStateDict(cfg, sd, "initial.safetensors", roberta.Options{Head: roberta.Prompt, NumLabels: labels})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return dir, &tr, b
 }
 
 // TestReferenceParameterPasses replays the reference's 20 efficient MeZO
@@ -103,11 +78,11 @@ func loadInitial(t *testing.T, dir string, cfg *hf.Config, labels int) *roberta.
 // update round exactly as the reference's do. No forward pass is involved,
 // so this holds whatever BLAS kernels the machine picks.
 func TestReferenceParameterPasses(t *testing.T) {
-	dir, tr, cfg, _ := loadTrajectory(t)
+	dir, tr, _ := loadTrajectory(t)
 	for _, name := range []string{"wd0", "wd0.1"} {
 		run := tr.Runs[name]
 		t.Run(name, func(t *testing.T) {
-			m := loadInitial(t, dir, cfg, len(tr.Batch.LabelWords))
+			m := reftest.PromptModel(t, dir, len(tr.Batch.LabelWords))
 			defer m.Close()
 			pl, err := m.Params.TrainableList()
 			if err != nil {
@@ -121,30 +96,15 @@ func TestReferenceParameterPasses(t *testing.T) {
 					t.Fatalf("step %d: seed %d, reference %d", st.Step, seed, st.Seed)
 				}
 				for _, sc := range []float64{1, -2, 1} {
-					must(t, pl.Perturb(seed, sc, tr.Hyper.Eps))
+					reftest.Must(t, pl.Perturb(seed, sc, tr.Hyper.Eps))
 				}
-				must(t, pl.Update(seed, float64(f32hex(t, st.Grad)), tr.Hyper.LR, run.WeightDecay))
+				reftest.Must(t, pl.Update(seed, float64(reftest.F32(t, st.Grad)), tr.Hyper.LR, run.WeightDecay))
 			}
-			final, err := hf.ReadSafetensors(filepath.Join(dir, run.FinalState))
-			if err != nil {
-				t.Fatal(err)
+			c := reftest.CompareFinal(t, m, filepath.Join(dir, run.FinalState))
+			for _, n := range c.Differ {
+				t.Errorf("%s differs from the reference's final state", n)
 			}
-			n := 0
-			for _, p := range m.Params.All() {
-				want, ok := final.Tensors[p.Name]
-				if !ok {
-					t.Fatalf("%s has no %s", run.FinalState, p.Name)
-				}
-				got, err := p.T.Bytes()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if string(got) != string(want.Data) {
-					t.Errorf("%s differs from the reference's final state", p.Name)
-				}
-				n++
-			}
-			t.Logf("%s: %d steps; all %d final tensors equal the reference bit for bit", name, len(run.Steps), n)
+			t.Logf("%s: %d steps; all %d final tensors equal the reference bit for bit", name, len(run.Steps), c.Tensors)
 		})
 	}
 }
@@ -156,14 +116,14 @@ func TestReferenceParameterPasses(t *testing.T) {
 // absolute, projected gradients 1e-2 relative, final per-tensor sums 1e-3
 // relative — and the test logs how many steps also matched bit for bit.
 func TestReferenceTrajectoryReplay(t *testing.T) {
-	dir, tr, cfg, b := loadTrajectory(t)
+	dir, tr, b := loadTrajectory(t)
 	threads, _ := torch.NumThreads()
 	torch.SetNumThreads(1) // as the reference ran
 	defer torch.SetNumThreads(threads)
 	for _, name := range []string{"wd0", "wd0.1"} {
 		run := tr.Runs[name]
 		t.Run(name, func(t *testing.T) {
-			m := loadInitial(t, dir, cfg, len(tr.Batch.LabelWords))
+			m := reftest.PromptModel(t, dir, len(tr.Batch.LabelWords))
 			defer m.Close()
 			words, _ := torch.FromInt64s(tr.Batch.LabelWords, []int64{int64(len(tr.Batch.LabelWords))}, torch.CPU)
 			defer words.Close()
@@ -198,7 +158,7 @@ func TestReferenceTrajectoryReplay(t *testing.T) {
 					t.Fatalf("%s: %v, reference %v (|diff| %.3g)", what, got, want, d)
 				}
 			}
-			closeTo("initial loss", lossNow(), f32hex(t, run.LossInitial), 1e-4, 0)
+			closeTo("initial loss", lossNow(), reftest.F32(t, run.LossInitial), 1e-4, 0)
 			rng := nprand.New(tr.Hyper.Seed)
 			exact := 0
 			cfg := zo.Config{Eps: tr.Hyper.Eps, LR: tr.Hyper.LR, WeightDecay: run.WeightDecay}
@@ -209,47 +169,19 @@ func TestReferenceTrajectoryReplay(t *testing.T) {
 					t.Fatal(err)
 				}
 				step := "step " + strconv.Itoa(st.Step)
-				closeTo(step+" ℓ+", r.LossPlus, f32hex(t, st.LossPlus), 1e-4, 0)
-				closeTo(step+" ℓ−", r.LossMinus, f32hex(t, st.LossMinus), 1e-4, 0)
-				closeTo(step+" projected gradient", r.ProjGrad, f32hex(t, st.Grad), 0, 1e-2)
-				if r.LossPlus == f32hex(t, st.LossPlus) && r.LossMinus == f32hex(t, st.LossMinus) && r.ProjGrad == f32hex(t, st.Grad) {
+				closeTo(step+" ℓ+", r.LossPlus, reftest.F32(t, st.LossPlus), 1e-4, 0)
+				closeTo(step+" ℓ−", r.LossMinus, reftest.F32(t, st.LossMinus), 1e-4, 0)
+				closeTo(step+" projected gradient", r.ProjGrad, reftest.F32(t, st.Grad), 0, 1e-2)
+				if r.LossPlus == reftest.F32(t, st.LossPlus) && r.LossMinus == reftest.F32(t, st.LossMinus) && r.ProjGrad == reftest.F32(t, st.Grad) {
 					exact++
 				}
 			}
-			closeTo("final loss", lossNow(), f32hex(t, run.LossFinal), 1e-4, 0)
-			final, err := hf.ReadSafetensors(filepath.Join(dir, run.FinalState))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range m.Params.All() {
-				got, _ := p.T.Float32s()
-				want, err := final.Tensors[p.Name].Float32s()
-				if err != nil {
-					t.Fatal(err)
-				}
-				var gs, ws float64
-				for i := range got {
-					gs += float64(got[i])
-					ws += float64(want[i])
-				}
-				// Sums of near-zero tensors (biases) are judged against the
-				// sum of magnitudes, not the tiny signed sum.
-				var mag float64
-				for _, w := range want {
-					mag += math.Abs(float64(w))
-				}
-				if math.Abs(gs-ws) > 1e-3*mag {
-					t.Errorf("%s: sum %.9g, reference %.9g", p.Name, gs, ws)
-				}
+			closeTo("final loss", lossNow(), reftest.F32(t, run.LossFinal), 1e-4, 0)
+			c := reftest.CompareFinal(t, m, filepath.Join(dir, run.FinalState))
+			for _, n := range c.SumOff {
+				t.Errorf("%s: final sum off by more than 1e-3 of its magnitude", n)
 			}
 			t.Logf("%s: %d steps within tolerance, %d of them bit for bit", name, len(run.Steps), exact)
 		})
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
