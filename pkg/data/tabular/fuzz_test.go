@@ -90,6 +90,12 @@ func FuzzParseCSV(f *testing.F) {
 		if len(kept) == 0 {
 			return
 		}
+		// to_csv does not quote a leading U+FEFF, and read_csv takes it for
+		// a byte-order mark: pandas itself loses such a first field, so the
+		// round trip cannot hold for it.
+		if strings.HasPrefix(string(minimal), "\ufeff") {
+			return
+		}
 		again, err = ParseCSV("again", minimal)
 		if err != nil {
 			t.Fatalf("re-reading %q: %v", minimal, err)
