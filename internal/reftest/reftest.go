@@ -4,7 +4,9 @@
 package reftest
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -91,4 +93,27 @@ func CompareFinal(t testing.TB, m *roberta.Model, path string) FinalComparison {
 		}
 	}
 	return c
+}
+
+// ReadJSON decodes the JSON file path into v.
+func ReadJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	Must(t, err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// Batch turns a fixture's recorded rows into a host batch.
+func Batch(ids, mask [][]int64, maskPos, labels []int64) roberta.Batch {
+	b := roberta.Batch{B: len(ids), MaskPos: maskPos, Labels: labels}
+	if len(ids) > 0 {
+		b.L = len(ids[0])
+	}
+	for i := range ids {
+		b.InputIDs = append(b.InputIDs, ids[i]...)
+		b.AttentionMask = append(b.AttentionMask, mask[i]...)
+	}
+	return b
 }

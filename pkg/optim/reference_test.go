@@ -1,9 +1,7 @@
 package optim_test
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,14 +60,8 @@ func TestReferenceTrainerOptimizerPasses(t *testing.T) {
 	for _, name := range []string{"zo-sgd-trainer", "zo-adam", "n-spsa-constant", "n-spsa-linear", "n-spsa-linear-scale-lr"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(root, name)
-			raw, err := os.ReadFile(filepath.Join(dir, "trajectory.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var fx trainerFixture
-			if err := json.Unmarshal(raw, &fx); err != nil {
-				t.Fatal(err)
-			}
+			reftest.ReadJSON(t, filepath.Join(dir, "trajectory.json"), &fx)
 			if len(fx.Steps) == 0 {
 				t.Fatal("no steps in the fixture")
 			}
@@ -150,10 +142,6 @@ func TestReferenceFineTuning(t *testing.T) {
 
 func replayFineTuning(t *testing.T, name string) {
 	dir := testenv.SharedPath(t, "fixtures", "mezo-reference-trainer", name)
-	raw, err := os.ReadFile(filepath.Join(dir, "trajectory.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var fx struct {
 		Args struct {
 			LR          float64 `json:"learning_rate"`
@@ -178,9 +166,7 @@ func replayFineTuning(t *testing.T, name string) {
 		} `json:"steps"`
 		FinalState string `json:"final_state"`
 	}
-	if err := json.Unmarshal(raw, &fx); err != nil {
-		t.Fatal(err)
-	}
+	reftest.ReadJSON(t, filepath.Join(dir, "trajectory.json"), &fx)
 	cfg, err := hf.ReadConfig(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -204,11 +190,7 @@ func replayFineTuning(t *testing.T, name string) {
 	sched, err := optim.NewSchedule(fx.Args.Scheduler, fx.Args.LR, fx.Args.Warmup, fx.Args.MaxSteps)
 	reftest.Must(t, err)
 
-	b := roberta.Batch{B: len(fx.Batch.InputIDs), L: len(fx.Batch.InputIDs[0]), MaskPos: fx.Batch.MaskPos, Labels: fx.Batch.Labels}
-	for i := range fx.Batch.InputIDs {
-		b.InputIDs = append(b.InputIDs, fx.Batch.InputIDs[i]...)
-		b.AttentionMask = append(b.AttentionMask, fx.Batch.AttentionMask[i]...)
-	}
+	b := reftest.Batch(fx.Batch.InputIDs, fx.Batch.AttentionMask, fx.Batch.MaskPos, fx.Batch.Labels)
 	words, _ := torch.FromInt64s(fx.Batch.LabelWords, []int64{int64(len(fx.Batch.LabelWords))}, torch.CPU)
 	defer words.Close()
 	exact := 0

@@ -1,8 +1,6 @@
 package zo_test
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -20,10 +18,6 @@ import (
 // the reference's bit for bit.
 func TestReferenceStoredZPasses(t *testing.T) {
 	dir := testenv.SharedPath(t, "fixtures", "mezo-reference-trainer", "zo-non-efficient")
-	raw, err := os.ReadFile(filepath.Join(dir, "trajectory.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var fx struct {
 		Args struct {
 			LR          float64 `json:"learning_rate"`
@@ -44,9 +38,7 @@ func TestReferenceStoredZPasses(t *testing.T) {
 		} `json:"steps"`
 		FinalState string `json:"final_state"`
 	}
-	if err := json.Unmarshal(raw, &fx); err != nil {
-		t.Fatal(err)
-	}
+	reftest.ReadJSON(t, filepath.Join(dir, "trajectory.json"), &fx)
 	m := reftest.PromptModel(t, dir, len(fx.Batch.LabelWords))
 	defer m.Close()
 	pl, err := m.Params.TrainableList()

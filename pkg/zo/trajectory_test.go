@@ -1,9 +1,7 @@
 package zo_test
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -48,20 +46,9 @@ type trajectory struct {
 func loadTrajectory(t *testing.T) (string, *trajectory, roberta.Batch) {
 	t.Helper()
 	dir := testenv.SharedPath(t, "fixtures", "mezo-reference", "trajectory-a")
-	raw, err := os.ReadFile(filepath.Join(dir, "trajectory.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tr trajectory
-	if err := json.Unmarshal(raw, &tr); err != nil {
-		t.Fatal(err)
-	}
-	B, L := len(tr.Batch.InputIDs), len(tr.Batch.InputIDs[0])
-	b := roberta.Batch{B: B, L: L, MaskPos: tr.Batch.MaskPos, Labels: tr.Batch.Labels}
-	for i := range tr.Batch.InputIDs {
-		b.InputIDs = append(b.InputIDs, tr.Batch.InputIDs[i]...)
-		b.AttentionMask = append(b.AttentionMask, tr.Batch.AttentionMask[i]...)
-	}
+	reftest.ReadJSON(t, filepath.Join(dir, "trajectory.json"), &tr)
+	b := reftest.Batch(tr.Batch.InputIDs, tr.Batch.AttentionMask, tr.Batch.MaskPos, tr.Batch.Labels)
 	for _, name := range []string{"wd0", "wd0.1"} {
 		if _, ok := tr.Runs[name]; !ok {
 			t.Fatalf("trajectory.json has no run %s", name)
