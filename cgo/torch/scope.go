@@ -8,16 +8,23 @@ import "C"
 import "fmt"
 
 // Scope runs ops under one grad mode and owns the tensors they return: Close
-// frees them all, except those handed out with Keep. A forward pass makes
-// its intermediates in a scope and keeps only its outputs.
+// frees them all, except those handed out with Keep.
+//
+// Memory is freed as a pass goes, not only at Close: Block runs one block of
+// a computation (a transformer layer, its attention, its MLP) in a child
+// scope and hands back only the block's output, so a forward pass holds about
+// one block's activations at a time, as PyTorch eager does; Free releases a
+// tensor early. Freeing a handle never breaks autograd: the graph holds its
+// own references to what backward needs.
 //
 // Errors are sticky: the first failing op records its error, returns nil,
 // and every later op of the scope returns nil without calling libtorch. Check
 // Err once after a sequence of ops. A Scope is not safe for concurrent use.
 type Scope struct {
-	mode  Mode
-	owned []*Tensor
-	err   error
+	mode   Mode
+	owned  []*Tensor
+	err    error
+	parent *Scope // set for the child scope of a Block
 }
 
 // NewScope returns a scope whose ops run under mode.
@@ -50,16 +57,66 @@ func (s *Scope) Track(t *Tensor) *Tensor {
 // Keep releases t from the scope so it outlives Close; the caller closes it.
 // Keep(nil) returns nil.
 func (s *Scope) Keep(t *Tensor) *Tensor {
+	s.release(t)
+	return t
+}
+
+// release removes t from the tensors s owns and reports whether s owned it.
+// Recent tensors are searched first: a block's output is usually its last.
+func (s *Scope) release(t *Tensor) bool {
 	if t == nil {
-		return nil
+		return false
 	}
 	for i := len(s.owned) - 1; i >= 0; i-- {
 		if s.owned[i] == t {
 			s.owned = append(s.owned[:i], s.owned[i+1:]...)
-			break
+			return true
 		}
 	}
+	return false
+}
+
+// Block runs f in a child scope of s (same grad mode; an error there is an
+// error of s) and returns f's result, which moves to s; every other tensor
+// f made is freed when f returns. A result f did not make (its input, a
+// parameter) is returned as it is. Blocks nest. After an error Block returns
+// nil without calling f.
+func (s *Scope) Block(f func(b *Scope) *Tensor) *Tensor {
+	if s.err != nil {
+		return nil
+	}
+	b := &Scope{mode: s.mode, parent: s}
+	out := f(b)
+	if b.err == nil && b.release(out) {
+		s.owned = append(s.owned, out)
+	}
+	if err := b.Close(); err != nil {
+		s.Fail(err)
+		return nil
+	}
+	return out
+}
+
+// Escape moves t from the child scope of a Block to its parent, so it
+// outlives the block (an extra output, such as a layer's attention
+// probabilities). In a scope that is not a block, or for a tensor the scope
+// does not own, it does nothing. It returns t.
+func (s *Scope) Escape(t *Tensor) *Tensor {
+	if s.parent != nil && s.release(t) {
+		s.parent.owned = append(s.parent.owned, t)
+	}
 	return t
+}
+
+// Free releases tensors the scope owns before Close: the last use of an
+// intermediate. Tensors the scope does not own (parameters, inputs, nil) are
+// left alone, so freeing one cannot close what another owner holds.
+func (s *Scope) Free(ts ...*Tensor) {
+	for _, t := range ts {
+		if s.release(t) {
+			s.Fail(t.Close())
+		}
+	}
 }
 
 // Len is the number of tensors the scope owns (for leak checks).

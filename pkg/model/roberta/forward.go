@@ -85,44 +85,81 @@ func (m *Model) Encode(s *torch.Scope, in Inputs, fo ForwardOptions) *Encoded {
 	s.Fail(err)
 
 	// Embeddings: (word + token_type) + position, LayerNorm, dropout, in HF's
-	// order of additions.
-	pos := m.PositionIDs(s, in.InputIDs)
-	types := s.Sub(in.InputIDs, in.InputIDs) // zeros, int64: token_type_ids default
-	// HF's word and position embeddings have padding_idx = pad: that row
-	// gets no gradient (it matters for fine-tuning, not for forward values).
-	pad := int64(m.Config.PadID)
-	x := s.Add(s.Embedding(m.wordEmb, in.InputIDs, pad), s.Embedding(m.typeEmb, types, -1))
-	x = s.Add(x, s.Embedding(m.posEmb, pos, pad))
-	x = drop.Apply(s, m.embLN.Forward(s, x))
+	// order of additions. Each block below frees its intermediates as it
+	// returns (torch.Scope.Block), so the pass holds about one block's
+	// activations at a time.
+	x := s.Block(func(b *torch.Scope) *torch.Tensor {
+		pos := m.PositionIDs(b, in.InputIDs)
+		types := b.Sub(in.InputIDs, in.InputIDs) // zeros, int64: token_type_ids default
+		// HF's word and position embeddings have padding_idx = pad: that row
+		// gets no gradient (it matters for fine-tuning, not for forward values).
+		pad := int64(m.Config.PadID)
+		e := b.Add(b.Embedding(m.wordEmb, in.InputIDs, pad), b.Embedding(m.typeEmb, types, -1))
+		e = b.Add(e, b.Embedding(m.posEmb, pos, pad))
+		return drop.Apply(b, m.embLN.Forward(b, e))
+	})
 	enc := &Encoded{}
 	if fo.Hidden {
 		enc.Hidden = append(enc.Hidden, x)
 	}
 	bias := s.AttentionMaskBias(in.AttentionMask, dt)
-	scale := math.Sqrt(float64(hd))
-	heads := func(t *torch.Tensor) *torch.Tensor { // [B, L, H] → [B, nh, L, hd]
-		return s.Permute(s.Reshape(t, B, L, nh, hd), 0, 2, 1, 3)
-	}
-	for _, ly := range m.layers {
-		q := heads(ly.query.Forward(s, x))
-		k := heads(ly.key.Forward(s, x))
-		v := heads(ly.value.Forward(s, x))
-		scores := s.DivScalar(s.MatMul(q, s.Transpose(k, -1, -2)), scale)
-		probs := s.Softmax(s.Add(scores, bias), -1)
+	sh := layerShape{B: B, L: L, H: H, heads: nh, headDim: hd}
+	for i := range m.layers {
+		ly := &m.layers[i]
+		var probs *torch.Tensor // kept only when asked for
+		next := s.Block(func(b *torch.Scope) *torch.Tensor {
+			a := b.Block(func(c *torch.Scope) *torch.Tensor {
+				out, p := m.attention(c, ly, x, bias, sh, drop, attnDrop)
+				if fo.Attentions {
+					probs = c.Escape(p)
+				}
+				return out
+			})
+			b.Escape(probs)
+			return b.Block(func(c *torch.Scope) *torch.Tensor {
+				f := ly.out.Forward(c, c.GELU(ly.inter.Forward(c, a)))
+				return ly.outLN.Forward(c, c.Add(drop.Apply(c, f), a))
+			})
+		})
 		if fo.Attentions {
 			enc.Attentions = append(enc.Attentions, probs)
 		}
-		ctx := s.MatMul(attnDrop.Apply(s, probs), v)
-		ctx = s.Reshape(s.Contiguous(s.Permute(ctx, 0, 2, 1, 3)), B, L, H)
-		a := ly.attnLN.Forward(s, s.Add(drop.Apply(s, ly.attnOut.Forward(s, ctx)), x))
-		f := ly.out.Forward(s, s.GELU(ly.inter.Forward(s, a)))
-		x = ly.outLN.Forward(s, s.Add(drop.Apply(s, f), a))
 		if fo.Hidden {
-			enc.Hidden = append(enc.Hidden, x)
+			enc.Hidden = append(enc.Hidden, next)
+		} else {
+			s.Free(x)
 		}
+		x = next
 	}
 	enc.Last = x
 	return enc
+}
+
+// layerShape is the geometry of one encoder layer's activations.
+type layerShape struct{ B, L, H, heads, headDim int64 }
+
+// attention is one layer's self-attention sublayer on x [B, L, H] with the
+// additive mask bias [B, 1, 1, L]: it returns LayerNorm(dropout(W_o·ctx) + x)
+// [B, L, H] and the attention probabilities [B, heads, L, L]. The score
+// chain frees each step as the next exists, as PyTorch eager's reassignments
+// do.
+func (m *Model) attention(s *torch.Scope, ly *layer, x, bias *torch.Tensor, sh layerShape, drop, attnDrop *nn.Dropout) (out, probs *torch.Tensor) {
+	heads := func(t *torch.Tensor) *torch.Tensor { // [B, L, H] → [B, nh, L, hd]
+		return s.Permute(s.Reshape(t, sh.B, sh.L, sh.heads, sh.headDim), 0, 2, 1, 3)
+	}
+	q := heads(ly.query.Forward(s, x))
+	k := heads(ly.key.Forward(s, x))
+	v := heads(ly.value.Forward(s, x))
+	scores := s.MatMul(q, s.Transpose(k, -1, -2))
+	scaled := s.DivScalar(scores, math.Sqrt(float64(sh.headDim)))
+	s.Free(scores)
+	masked := s.Add(scaled, bias)
+	s.Free(scaled)
+	probs = s.Softmax(masked, -1)
+	s.Free(masked)
+	ctx := s.MatMul(attnDrop.Apply(s, probs), v)
+	ctx = s.Reshape(s.Contiguous(s.Permute(ctx, 0, 2, 1, 3)), sh.B, sh.L, sh.H)
+	return ly.attnLN.Forward(s, s.Add(drop.Apply(s, ly.attnOut.Forward(s, ctx)), x)), probs
 }
 
 // LMHead applies dense → exact GELU → LayerNorm → decoder (+ lm_head.bias)
