@@ -20,9 +20,11 @@ struct mz_generator_s {
 };
 
 // mz_params_s holds references to a list of tensors plus scratch buffers,
-// one per (device, dtype), sized to the largest tensor of that kind.
+// one per (device, dtype): chunk elements on the CPU (z is drawn a part of a
+// tensor at a time), the largest tensor of that kind on CUDA.
 struct mz_params_s {
   std::vector<at::Tensor> ts;
+  int64_t chunk = int64_t(1) << 18;  // CPU z part size in elements; 0: whole tensors
   std::vector<at::Tensor> scratch;   // reused by perturb/update
   std::vector<at::Tensor> scratch2;  // second buffer: weight-decay term
 };

@@ -70,6 +70,16 @@ mz_err mz_cuda_memory(int64_t device, int64_t *allocated, int64_t *peak);
 /* library_paths: the files libtorch (libtorch_cpu) and this shim were loaded
  * from. Free both strings. */
 mz_err mz_library_paths(char **libtorch, char **shim);
+/* cpu_memory (memory.cpp): bytes held by live CPU tensors and their peak
+ * since the shim loaded or the last reset, counted by the shim's CPU
+ * allocator (counting = 0 when MZ_DEFAULT_CPU_ALLOCATOR kept libtorch's). */
+mz_err mz_cpu_memory(int64_t *live, int64_t *peak, int *counting);
+mz_err mz_cpu_memory_reset_peak(void);
+/* blas_info: the library file that libtorch's sgemm_ resolved to, the
+ * vendor ("openblas", "mkl", "blis", "reference", "unknown" or "none") and,
+ * for OpenBLAS, its config and core name (empty otherwise); four strings
+ * for mz_free. */
+mz_err mz_blas_info(char **library, char **vendor, char **config, char **core);
 /* release_memory: return freed heap memory to the OS (glibc malloc_trim), so
  * resident-memory readings show live memory rather than allocator caches. */
 mz_err mz_release_memory(void);
@@ -180,6 +190,12 @@ mz_err mz_max_abs_diff(mz_tensor a, mz_tensor b, double *out);
 /* params_new: a list holding references to n tensors, in order. */
 mz_err mz_params_new(const mz_tensor *ts, int64_t n, mz_params *out);
 mz_err mz_params_free(mz_params p);
+/* params_set_chunk: on the CPU, perturb and update draw z n elements at a
+ * time (n a multiple of 16; the stream is unchanged); 0 draws whole tensors.
+ * The default is 262144. */
+mz_err mz_params_set_chunk(mz_params p, int64_t n);
+/* params_release_scratch: free the scratch buffers (they grow back on use). */
+mz_err mz_params_release_scratch(mz_params p);
 /* params_get: a new handle to tensor i of the list. */
 mz_err mz_params_get(mz_params p, int64_t i, mz_tensor *out);
 /* perturb: for each tensor p in order, z ~ N(0,1) of p's shape from one

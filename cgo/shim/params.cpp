@@ -72,7 +72,7 @@ void update_with(mz_params_s &p, at::Tensor &t, at::Tensor &z, double g, double 
 }
 
 // for_each_z draws z for every tensor of p in order (one stream per pass)
-// into the scratch buffer and calls f(tensor, z).
+// into the scratch buffer and calls f(tensor, z) once per tensor.
 template <typename F>
 void for_each_z(mz_params_s &p, uint64_t seed, F f) {
   at::NoGradGuard ng;
@@ -81,6 +81,56 @@ void for_each_z(mz_params_s &p, uint64_t seed, F f) {
     auto z = scratch(p.scratch, t);
     s.draw(z);
     f(t, z);
+  }
+}
+
+// chunks splits n elements into consecutive parts for chunked z: whole parts
+// of c elements (c a multiple of 16), the last part taking the remainder,
+// or merging with the part before it when the remainder is under 16. It
+// returns {start, length} pairs.
+std::vector<std::pair<int64_t, int64_t>> chunks(int64_t n, int64_t c) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  if (c <= 0 || n <= c) {
+    out.emplace_back(0, n);
+    return out;
+  }
+  for (int64_t i = 0; i < n; i += c) out.emplace_back(i, std::min(c, n - i));
+  if (out.size() > 1 && out.back().second < 16) {
+    auto last = out.back().second;
+    out.pop_back();
+    out.back().second += last;
+  }
+  return out;
+}
+
+// for_each_z_chunked is for_each_z with z drawn a part of a tensor at a time
+// on the CPU, so the scratch buffer is p.chunk elements, not the largest
+// tensor (a vocabulary embedding), and a pass stays in cache. The stream is
+// the same: ATen's CPU normal_ on a contiguous tensor of ≥ 16 elements draws
+// one uniform per element in order, transforms them 16 at a time, and
+// redraws the last 16 when the size is not a multiple of 16; parts that are
+// multiples of 16 (the last one ≥ 16) consume and transform exactly as the
+// whole tensor does (TestChunkedZEqualsWhole checks it bit for bit). CUDA
+// tensors, non-contiguous ones and p.chunk = 0 are drawn whole. f receives
+// matching views of the tensor and of z.
+template <typename F>
+void for_each_z_chunked(mz_params_s &p, uint64_t seed, F f) {
+  at::NoGradGuard ng;
+  Stream s{seed, {}};
+  for (auto &t : p.ts) {
+    if (!t.device().is_cpu() || !t.is_contiguous() || p.chunk <= 0 || t.numel() <= p.chunk) {
+      auto z = scratch(p.scratch, t);
+      s.draw(z);
+      f(t, z);
+      continue;
+    }
+    auto flat = t.view({-1});
+    for (auto &part : chunks(t.numel(), p.chunk)) {
+      auto tp = flat.narrow(0, part.first, part.second);
+      auto z = scratch(p.scratch, tp);
+      s.draw(z);
+      f(tp, z);
+    }
   }
 }
 
@@ -119,6 +169,24 @@ mz_err mz_params_new(const mz_tensor *ts, int64_t n, mz_params *out) {
 
 mz_err mz_params_free(mz_params p) { MZ_TRY({ delete p; }) }
 
+mz_err mz_params_set_chunk(mz_params h, int64_t n) {
+  MZ_TRY({
+    if (n < 0 || n % 16 != 0) throw std::invalid_argument("z chunk must be 0 (whole tensors) or a positive multiple of 16, got " + std::to_string(n));
+    auto &p = P(h);
+    p.chunk = n;
+    p.scratch.clear();
+    p.scratch2.clear();
+  })
+}
+
+mz_err mz_params_release_scratch(mz_params h) {
+  MZ_TRY({
+    auto &p = P(h);
+    p.scratch.clear();
+    p.scratch2.clear();
+  })
+}
+
 mz_err mz_params_get(mz_params h, int64_t i, mz_tensor *out) {
   MZ_TRY({
     auto &p = P(h);
@@ -130,14 +198,14 @@ mz_err mz_params_get(mz_params h, int64_t i, mz_tensor *out) {
 
 mz_err mz_params_perturb(mz_params h, uint64_t seed, double scale, double eps) {
   MZ_TRY({
-    for_each_z(P(h), seed, [&](at::Tensor &t, at::Tensor &z) { perturb_with(t, z, scale, eps); });
+    for_each_z_chunked(P(h), seed, [&](at::Tensor &t, at::Tensor &z) { perturb_with(t, z, scale, eps); });
   })
 }
 
 mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double wd) {
   MZ_TRY({
     auto &p = P(h);
-    for_each_z(p, seed, [&](at::Tensor &t, at::Tensor &z) { update_with(p, t, z, g, lr, wd); });
+    for_each_z_chunked(p, seed, [&](at::Tensor &t, at::Tensor &z) { update_with(p, t, z, g, lr, wd); });
   })
 }
 

@@ -247,3 +247,25 @@ func (p *ParamList) UpdateStored(z *ParamList, g, lr, wd float64) error {
 	}
 	return check("params_update_stored", C.mz_params_update_stored(h, zh, C.double(g), C.double(lr), C.double(wd)))
 }
+
+// SetZChunk makes Perturb and Update draw z n elements at a time on the CPU
+// (n a positive multiple of 16), so the scratch buffer is n elements rather
+// than the largest tensor; the z stream is the same for every n. 0 draws
+// whole tensors. The default is 262144 (1 MiB of float32).
+func (p *ParamList) SetZChunk(n int64) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_set_chunk", C.mz_params_set_chunk(h, C.int64_t(n)))
+}
+
+// ReleaseScratch frees the list's scratch buffers; the next pass makes them
+// again.
+func (p *ParamList) ReleaseScratch() error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_release_scratch", C.mz_params_release_scratch(h))
+}

@@ -107,3 +107,45 @@ func LibraryPaths() (libtorch, shim string, err error) {
 	defer C.mz_free(unsafe.Pointer(b))
 	return C.GoString(a), C.GoString(b), nil
 }
+
+// CPUMemory is the CPU allocator's view of tensor memory: the bytes held by
+// live CPU tensors (parameters, activations, autograd's saved tensors,
+// scratch buffers) and the peak since the process started or the last
+// ResetCPUPeak. Counting is false when MZ_DEFAULT_CPU_ALLOCATOR kept
+// libtorch's own allocator, and then both are 0.
+type CPUMemory struct {
+	Live, Peak int64
+	Counting   bool
+}
+
+// CPUMemoryStats reads the counters of the shim's CPU allocator.
+func CPUMemoryStats() (CPUMemory, error) {
+	var live, peak C.int64_t
+	var on C.int
+	err := check("cpu_memory", C.mz_cpu_memory(&live, &peak, &on))
+	return CPUMemory{Live: int64(live), Peak: int64(peak), Counting: on != 0}, err
+}
+
+// ResetCPUPeak sets the CPU peak to the bytes live now.
+func ResetCPUPeak() error { return check("cpu_memory_reset_peak", C.mz_cpu_memory_reset_peak()) }
+
+// BLAS describes the BLAS library libtorch's GEMMs resolved to.
+type BLAS struct {
+	Library string `json:"library"`          // the file sgemm_ was bound from
+	Vendor  string `json:"vendor"`           // openblas, mkl, blis, reference, unknown or none
+	Config  string `json:"config,omitempty"` // OpenBLAS's openblas_get_config()
+	Core    string `json:"core,omitempty"`   // OpenBLAS's kernel, openblas_get_corename()
+}
+
+// BLASInfo reports the BLAS in use.
+func BLASInfo() (BLAS, error) {
+	var lib, vendor, cfg, core *C.char
+	if err := check("blas_info", C.mz_blas_info(&lib, &vendor, &cfg, &core)); err != nil {
+		return BLAS{}, err
+	}
+	take := func(p *C.char) string {
+		defer C.mz_free(unsafe.Pointer(p))
+		return C.GoString(p)
+	}
+	return BLAS{Library: take(lib), Vendor: take(vendor), Config: take(cfg), Core: take(core)}, nil
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gomezo/gomezo/pkg/data/batch"
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/roberta"
 )
@@ -106,10 +107,10 @@ func ReadJSON(t testing.TB, path string, v any) {
 }
 
 // Batch turns a fixture's recorded rows into a host batch.
-func Batch(ids, mask [][]int64, maskPos, labels []int64) roberta.Batch {
-	b := roberta.Batch{B: len(ids), MaskPos: maskPos, Labels: labels}
+func Batch(ids, mask [][]int64, maskPos, labels []int64) *batch.Batch {
+	b := &batch.Batch{Size: len(ids), MaskPos: maskPos, Labels: labels}
 	if len(ids) > 0 {
-		b.L = len(ids[0])
+		b.Len = len(ids[0])
 	}
 	for i := range ids {
 		b.InputIDs = append(b.InputIDs, ids[i]...)

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/data/batch"
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/roberta"
+	"github.com/gomezo/gomezo/pkg/objective"
 )
 
 // SmokeOptions size the self-built model and batch of Smoke.
@@ -56,7 +58,7 @@ func Smoke(w io.Writer, o SmokeOptions) (*SmokeReport, error) {
 		return nil, err
 	}
 	rep := &SmokeReport{Params: all}
-	b := roberta.Batch{B: o.Batch, L: o.Length}
+	b := &batch.Batch{Size: o.Batch, Len: o.Length}
 	for r := 0; r < o.Batch; r++ {
 		for j := 0; j < o.Length; j++ {
 			id := int64(4 + (r*7919+j*104729)%(o.Vocab-4))
@@ -69,21 +71,14 @@ func Smoke(w io.Writer, o SmokeOptions) (*SmokeReport, error) {
 		b.MaskPos = append(b.MaskPos, int64(1+r%(o.Length-2)))
 		b.Labels = append(b.Labels, int64(r%2))
 	}
-	words, err := torch.FromInt64s([]int64{10, 20}, []int64{2}, o.Device)
+	ob, err := objective.New(m, objective.Options{Kind: objective.Prompt, LabelWords: []int64{10, 20}})
 	if err != nil {
 		return nil, err
 	}
-	defer words.Close()
+	defer ob.Close()
 	forward := func() (float64, error) {
-		s := torch.NewScope(torch.Inference)
-		defer s.Close()
-		in, mp, lb := b.Tensors(s, o.Device)
-		enc := m.Encode(s, in, roberta.ForwardOptions{})
-		loss := roberta.Loss(s, m.PromptLogits(s, enc.Last, mp, words), lb)
-		if err := s.Err(); err != nil {
-			return 0, err
-		}
-		return loss.Item()
+		l, err := ob.Loss(b)
+		return float64(l), err
 	}
 	pl, err := m.Params.TrainableList()
 	if err != nil {

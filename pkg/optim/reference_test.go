@@ -11,6 +11,7 @@ import (
 	"github.com/gomezo/gomezo/internal/testenv"
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/roberta"
+	"github.com/gomezo/gomezo/pkg/objective"
 	"github.com/gomezo/gomezo/pkg/optim"
 )
 
@@ -191,17 +192,16 @@ func replayFineTuning(t *testing.T, name string) {
 	reftest.Must(t, err)
 
 	b := reftest.Batch(fx.Batch.InputIDs, fx.Batch.AttentionMask, fx.Batch.MaskPos, fx.Batch.Labels)
-	words, _ := torch.FromInt64s(fx.Batch.LabelWords, []int64{int64(len(fx.Batch.LabelWords))}, torch.CPU)
-	defer words.Close()
+	ob, err := objective.New(m, objective.Options{Kind: objective.Prompt, LabelWords: fx.Batch.LabelWords})
+	reftest.Must(t, err)
+	defer ob.Close()
 	exact := 0
 	for k, st := range fx.Steps {
 		if _, err := gen.Random64(); err != nil { // the epoch's DataLoader base seed
 			t.Fatal(err)
 		}
 		s := torch.NewScope(torch.Grad)
-		in, mp, lb := b.Tensors(s, torch.CPU)
-		enc := m.Encode(s, in, roberta.ForwardOptions{Train: true, DropoutGen: gen})
-		loss := roberta.Loss(s, m.PromptLogits(s, enc.Last, mp, words), lb)
+		loss, _ := ob.Forward(s, b, roberta.ForwardOptions{Train: true, DropoutGen: gen})
 		reftest.Must(t, s.Err())
 		lv, err := loss.Item()
 		reftest.Must(t, err)

@@ -9,8 +9,9 @@ import (
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/internal/reftest"
 	"github.com/gomezo/gomezo/internal/testenv"
-	"github.com/gomezo/gomezo/pkg/model/roberta"
+	"github.com/gomezo/gomezo/pkg/data/batch"
 	"github.com/gomezo/gomezo/pkg/nprand"
+	"github.com/gomezo/gomezo/pkg/objective"
 	"github.com/gomezo/gomezo/pkg/zo"
 )
 
@@ -43,7 +44,7 @@ type trajectory struct {
 	} `json:"runs"`
 }
 
-func loadTrajectory(t *testing.T) (string, *trajectory, roberta.Batch) {
+func loadTrajectory(t *testing.T) (string, *trajectory, *batch.Batch) {
 	t.Helper()
 	dir := testenv.SharedPath(t, "fixtures", "mezo-reference", "trajectory-a")
 	var tr trajectory
@@ -112,20 +113,10 @@ func TestReferenceTrajectoryReplay(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := reftest.PromptModel(t, dir, len(tr.Batch.LabelWords))
 			defer m.Close()
-			words, _ := torch.FromInt64s(tr.Batch.LabelWords, []int64{int64(len(tr.Batch.LabelWords))}, torch.CPU)
-			defer words.Close()
-			loss := func() (float32, error) {
-				s := torch.NewScope(torch.Inference)
-				defer s.Close()
-				in, mp, lb := b.Tensors(s, torch.CPU)
-				enc := m.Encode(s, in, roberta.ForwardOptions{})
-				l := roberta.Loss(s, m.PromptLogits(s, enc.Last, mp, words), lb)
-				if err := s.Err(); err != nil {
-					return 0, err
-				}
-				v, err := l.Item()
-				return float32(v), err
-			}
+			ob, err := objective.New(m, objective.Options{Kind: objective.Prompt, LabelWords: tr.Batch.LabelWords})
+			reftest.Must(t, err)
+			defer ob.Close()
+			loss := func() (float32, error) { return ob.Loss(b) }
 			lossNow := func() float32 {
 				t.Helper()
 				v, err := loss()

@@ -3,54 +3,29 @@ package lmbff
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gomezo/gomezo/pkg/data/batch"
 )
 
-// Batch is a collated batch, the reference's MyDataCollatorWithPadding
-// output as plain slices: rows padded on the right with the pad id to the
-// longest row of the batch. The model side turns the slices into tensors.
-type Batch struct {
-	// Size is the number of rows (B); Len the padded length (L).
-	Size, Len int
-	// InputIDs and AttentionMask are B×L, row-major.
-	InputIDs      []int64
-	AttentionMask []int64
-	// MaskPos is the <mask> index of each row (B); nil when no row has a
-	// mask (finetune mode).
-	MaskPos []int64
-	// Labels are the label indices (B); -1 where a row has none.
-	Labels []int64
-	// Targets are the regression labels (B); nil when every row has a
-	// class label.
-	Targets []float32
-}
-
-// Row returns row i of InputIDs, or nil when i is out of range.
-func (b *Batch) Row(i int) []int64 {
-	if i < 0 || i >= b.Size || (i+1)*b.Len > len(b.InputIDs) {
-		return nil
-	}
-	return b.InputIDs[i*b.Len : (i+1)*b.Len]
-}
-
-// Collate pads features to the longest one (dynamic padding, pad on the
+// Collate pads features to the longest one (into the one host batch type) (dynamic padding, pad on the
 // right with padID, attention mask 0 there) and gathers mask positions and
 // labels. The features must agree on having a mask or not.
-func Collate(fs []Feature, padID int) (Batch, error) {
+func Collate(fs []Feature, padID int) (batch.Batch, error) {
 	if len(fs) == 0 {
-		return Batch{}, errors.New("lmbff: empty batch")
+		return batch.Batch{}, errors.New("lmbff: empty batch")
 	}
-	b := Batch{Size: len(fs)}
+	b := batch.Batch{Size: len(fs)}
 	hasMask := fs[0].MaskPos >= 0
 	regression := false
 	for i, f := range fs {
 		if len(f.InputIDs) != len(f.AttentionMask) {
-			return Batch{}, fmt.Errorf("lmbff: batch row %d: %d ids but %d mask entries", i, len(f.InputIDs), len(f.AttentionMask))
+			return batch.Batch{}, fmt.Errorf("lmbff: batch row %d: %d ids but %d mask entries", i, len(f.InputIDs), len(f.AttentionMask))
 		}
 		if (f.MaskPos >= 0) != hasMask {
-			return Batch{}, fmt.Errorf("lmbff: batch row %d: mixes rows with and without <mask>", i)
+			return batch.Batch{}, fmt.Errorf("lmbff: batch row %d: mixes rows with and without <mask>", i)
 		}
 		if f.MaskPos >= len(f.InputIDs) {
-			return Batch{}, fmt.Errorf("lmbff: batch row %d: mask position %d beyond its %d tokens", i, f.MaskPos, len(f.InputIDs))
+			return batch.Batch{}, fmt.Errorf("lmbff: batch row %d: mask position %d beyond its %d tokens", i, f.MaskPos, len(f.InputIDs))
 		}
 		b.Len = max(b.Len, len(f.InputIDs))
 		regression = regression || f.LabelID < 0

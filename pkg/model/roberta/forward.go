@@ -1,7 +1,6 @@
 package roberta
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/gomezo/gomezo/cgo/torch"
@@ -195,34 +194,4 @@ func (m *Model) ClassifierLogits(s *torch.Scope, last *torch.Tensor, fo ForwardO
 	}
 	s.Failf("roberta: this %s model has no classifier", m.Opts.Head)
 	return nil
-}
-
-// Loss is the mean cross-entropy of logits [B, C] against labels [B].
-func Loss(s *torch.Scope, logits, labels *torch.Tensor) *torch.Tensor {
-	return s.CrossEntropy(logits, labels)
-}
-
-// Batch is a prompt-mode batch on the host: rows padded to one length.
-type Batch struct {
-	InputIDs, AttentionMask []int64 // B·L, row-major
-	B, L                    int
-	MaskPos                 []int64 // [B]
-	Labels                  []int64 // [B]
-}
-
-// Tensors moves a host batch to dev as scope-owned tensors.
-func (b Batch) Tensors(s *torch.Scope, dev torch.Device) (in Inputs, maskPos, labels *torch.Tensor) {
-	if len(b.InputIDs) != b.B*b.L || len(b.AttentionMask) != b.B*b.L {
-		s.Fail(fmt.Errorf("roberta: batch of %d×%d with %d ids and %d mask values", b.B, b.L, len(b.InputIDs), len(b.AttentionMask)))
-		return Inputs{}, nil, nil
-	}
-	sh := []int64{int64(b.B), int64(b.L)}
-	in = Inputs{InputIDs: s.FromInt64s(b.InputIDs, sh, dev), AttentionMask: s.FromInt64s(b.AttentionMask, sh, dev)}
-	if b.MaskPos != nil {
-		maskPos = s.FromInt64s(b.MaskPos, []int64{int64(len(b.MaskPos))}, dev)
-	}
-	if b.Labels != nil {
-		labels = s.FromInt64s(b.Labels, []int64{int64(len(b.Labels))}, dev)
-	}
-	return in, maskPos, labels
 }

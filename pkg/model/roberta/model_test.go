@@ -6,9 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -224,7 +221,7 @@ func TestFloat64MatchesReference(t *testing.T) {
 	in := inputsFromExpected(t, s, sd, "input_ids", "attention_mask", "mask_pos", "label_word_ids", "labels")
 	enc := m.Encode(s, Inputs{InputIDs: in[0], AttentionMask: in[1]}, ForwardOptions{})
 	logits := m.PromptLogits(s, enc.Last, in[2], in[3])
-	loss := Loss(s, logits, in[4])
+	loss := s.CrossEntropy(logits, in[4])
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +242,8 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 	run := func(fo ForwardOptions) []float32 {
 		s := torch.NewScope(torch.NoGrad)
 		defer s.Close()
-		b := Batch{InputIDs: []int64{0, 5, 6, 7, 2, 0, 8, 9, 2, 1}, AttentionMask: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 0}, B: 2, L: 5}
-		in, _, _ := b.Tensors(s, torch.CPU)
+		in := Inputs{InputIDs: s.FromInt64s([]int64{0, 5, 6, 7, 2, 0, 8, 9, 2, 1}, []int64{2, 5}, torch.CPU),
+			AttentionMask: s.FromInt64s([]int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 0}, []int64{2, 5}, torch.CPU)}
 		enc := m.Encode(s, in, fo)
 		if err := s.Err(); err != nil {
 			t.Fatal(err)
@@ -273,95 +270,6 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 	}
 }
 
-func rssBytes(t *testing.T) int64 {
-	raw, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		t.Skipf("no /proc/self/statm: %v", err)
-	}
-	f := strings.Fields(string(raw))
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
-}
-
-// TestNoLeaks: 200 forward passes and 200 perturbation passes grow resident
-// memory by less than 5% of the model's size. Freed heap memory is handed
-// back to the OS (malloc_trim) before each reading, so the readings measure
-// live memory, not glibc's caches.
-func TestNoLeaks(t *testing.T) {
-	cfg := &hf.Config{ModelType: "roberta", VocabSize: 15000, HiddenSize: 256, NumHiddenLayers: 2,
-		NumAttentionHeads: 4, IntermediateSize: 1024, MaxPositionEmbeddings: 130, TypeVocabSize: 1,
-		PadTokenID: 1, LayerNormEps: 1e-5, HiddenAct: "gelu", InitializerRange: 0.02}
-	// One OS thread calling libtorch and one intra-op thread: glibc gives each
-	// new calling thread its own malloc arena, and Go may move a goroutine to
-	// a fresh thread at any call, which shows up as a few MB of new resident
-	// memory that is an arena, not a leak.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	threads, _ := torch.NumThreads()
-	if err := torch.SetNumThreads(1); err != nil {
-		t.Fatal(err)
-	}
-	defer torch.SetNumThreads(threads)
-	m, err := New(cfg, Options{Head: Prompt, NumLabels: 2, InitSeed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	all, _, _ := m.Params.Numel()
-	size := all * 4
-	pl, err := m.Params.TrainableList()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
-	ids := make([]int64, 4*32)
-	mask := make([]int64, 4*32)
-	for i := range ids {
-		ids[i] = int64(3 + (i*7919)%14000)
-		mask[i] = 1
-	}
-	b := Batch{InputIDs: ids, AttentionMask: mask, B: 4, L: 32, MaskPos: []int64{1, 2, 3, 4}, Labels: []int64{0, 1, 0, 1}}
-	words, _ := torch.FromInt64s([]int64{10, 20}, []int64{2}, torch.CPU)
-	defer words.Close()
-	step := func(i int) {
-		s := torch.NewScope(torch.Inference)
-		in, mp, lb := b.Tensors(s, torch.CPU)
-		enc := m.Encode(s, in, ForwardOptions{})
-		loss := Loss(s, m.PromptLogits(s, enc.Last, mp, words), lb)
-		if _, err := loss.Item(); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := pl.Perturb(uint64(i), 1, 1e-3); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := 0; i < 20; i++ { // warm up allocator caches and scratch buffers
-		step(i)
-	}
-	debug.FreeOSMemory()
-	if err := torch.ReleaseMemory(); err != nil {
-		t.Fatal(err)
-	}
-	before := rssBytes(t)
-	for i := 0; i < 200; i++ {
-		step(i)
-	}
-	debug.FreeOSMemory()
-	if err := torch.ReleaseMemory(); err != nil {
-		t.Fatal(err)
-	}
-	after := rssBytes(t)
-	growth := after - before
-	t.Logf("model %.1f MB; RSS %.1f → %.1f MB after 200 forward and 200 perturbation passes (growth %.2f%% of the model)",
-		float64(size)/1e6, float64(before)/1e6, float64(after)/1e6, 100*float64(growth)/float64(size))
-	if float64(growth) > 0.05*float64(size) {
-		t.Fatalf("resident memory grew by %d bytes, over 5%% of the model's %d bytes", growth, size)
-	}
-}
-
 // TestCUDAParity runs the parity forward on a CUDA device when there is one.
 func TestCUDAParity(t *testing.T) {
 	n, err := torch.CUDADeviceCount()
@@ -383,7 +291,7 @@ func TestCUDAParity(t *testing.T) {
 		in = append(in, s.FromInt64s(v, exp.Tensors[name].Shape, torch.CUDA(0)))
 	}
 	enc := m.Encode(s, Inputs{InputIDs: in[0], AttentionMask: in[1]}, ForwardOptions{})
-	loss := Loss(s, m.PromptLogits(s, enc.Last, in[2], in[3]), in[4])
+	loss := s.CrossEntropy(m.PromptLogits(s, enc.Last, in[2], in[3]), in[4])
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -254,7 +254,7 @@ func checkMLM(t *testing.T, c *checker, dir string, format hf.Format) {
 	maskHidden := s.GatherRows(enc.Last, maskPos)
 	maskVocab := m.LMHead(s, maskHidden)
 	logits := s.IndexSelect(maskVocab, 1, words)
-	loss := Loss(s, logits, labels)
+	loss := s.CrossEntropy(logits, labels)
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func checkSeqCls(t *testing.T, c *checker, dir string, format hf.Format) {
 	in := inputsFromExpected(t, s, c.exp, "input_ids", "attention_mask", "labels")
 	enc := m.Encode(s, Inputs{InputIDs: in[0], AttentionMask: in[1]}, ForwardOptions{})
 	logits := m.ClassifierLogits(s, enc.Last, ForwardOptions{})
-	loss := Loss(s, logits, in[2])
+	loss := s.CrossEntropy(logits, in[2])
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}

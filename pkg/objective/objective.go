@@ -1,0 +1,186 @@
+// Package objective is the one place a batch becomes a loss and logits
+// (ARCHITECTURE.md, decision 9): MeZO's prompt cross-entropy over the label
+// words at <mask>, the classification head's cross-entropy on <s>, and
+// −accuracy (the non-differentiable objective of the ablations). It owns
+// the label-word tensor and the device copy of each batch.
+//
+// An Objective is not safe for concurrent use; its tensors live on the
+// model's device and are freed by Close.
+package objective
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/data/batch"
+	"github.com/gomezo/gomezo/pkg/model/roberta"
+)
+
+// Kind selects the head and loss.
+type Kind string
+
+const (
+	// Prompt is the prompt model's loss (MEZO_SPEC §3.1): the LM head at
+	// each row's <mask>, restricted to the label words, then mean CE.
+	Prompt Kind = "prompt"
+	// Classifier is mean CE over the classification head on <s>: the
+	// sequence-classification head in finetune mode, the bare classifier
+	// of the prompt model for linear-probing starts.
+	Classifier Kind = "classifier"
+)
+
+// Options configure an Objective.
+type Options struct {
+	Kind Kind
+	// LabelWords are the vocabulary ids of the label words, one per class
+	// in the processor's label order (Prompt only).
+	LabelWords []int64
+	// NegAccuracy makes the loss −mean(argmax(logits) = label), the
+	// reference's --optimize_acc; logits are unchanged.
+	NegAccuracy bool
+}
+
+// Objective turns host batches into a loss and logits on a model.
+type Objective struct {
+	model *roberta.Model
+	opts  Options
+	dev   torch.Device
+	words *torch.Tensor // int64 [C] on dev (Prompt)
+}
+
+// New makes an objective for m.
+func New(m *roberta.Model, o Options) (*Objective, error) {
+	if m == nil {
+		return nil, errors.New("objective: nil model")
+	}
+	ob := &Objective{model: m, opts: o, dev: m.Opts.Device}
+	switch o.Kind {
+	case Prompt:
+		if len(o.LabelWords) == 0 {
+			return nil, errors.New("objective: the prompt objective needs label words")
+		}
+		for i, w := range o.LabelWords {
+			if w < 0 || w >= int64(m.Config.VocabSize) {
+				return nil, fmt.Errorf("objective: label word %d has id %d, outside the vocabulary of %d", i, w, m.Config.VocabSize)
+			}
+		}
+		words, err := torch.FromInt64s(o.LabelWords, []int64{int64(len(o.LabelWords))}, ob.dev)
+		if err != nil {
+			return nil, err
+		}
+		ob.words = words
+	case Classifier:
+	default:
+		return nil, fmt.Errorf("objective: unknown kind %q (want %s or %s)", o.Kind, Prompt, Classifier)
+	}
+	return ob, nil
+}
+
+// Close frees the objective's tensors (not the model).
+func (o *Objective) Close() error {
+	if o == nil {
+		return nil
+	}
+	err := o.words.Close()
+	o.words = nil
+	return err
+}
+
+// Classes is the number of logits per row.
+func (o *Objective) Classes() int {
+	if o.opts.Kind == Prompt {
+		return len(o.opts.LabelWords)
+	}
+	return o.model.Opts.NumLabels
+}
+
+// Device holds a batch copied to the model's device; its tensors belong to
+// the scope that made them.
+type Device struct {
+	InputIDs, AttentionMask *torch.Tensor // int64 [B, L]
+	MaskPos                 *torch.Tensor // int64 [B], nil without <mask>
+	Labels                  *torch.Tensor // int64 [B], nil when absent
+}
+
+// ToDevice copies b to dev as tensors owned by s.
+func ToDevice(s *torch.Scope, b *batch.Batch, dev torch.Device) Device {
+	if err := b.Validate(); err != nil {
+		s.Fail(err)
+		return Device{}
+	}
+	sh := []int64{int64(b.Size), int64(b.Len)}
+	d := Device{InputIDs: s.FromInt64s(b.InputIDs, sh, dev), AttentionMask: s.FromInt64s(b.AttentionMask, sh, dev)}
+	if b.MaskPos != nil {
+		d.MaskPos = s.FromInt64s(b.MaskPos, []int64{int64(b.Size)}, dev)
+	}
+	if b.Labels != nil {
+		d.Labels = s.FromInt64s(b.Labels, []int64{int64(b.Size)}, dev)
+	}
+	return d
+}
+
+// Forward runs the model on b in s (whose grad mode decides whether a graph
+// is recorded): the loss (0-dim; nil when b has no labels) and the logits
+// [B, C]. Both belong to s.
+func (o *Objective) Forward(s *torch.Scope, b *batch.Batch, fo roberta.ForwardOptions) (loss, logits *torch.Tensor) {
+	d := ToDevice(s, b, o.dev)
+	enc := o.model.Encode(s, roberta.Inputs{InputIDs: d.InputIDs, AttentionMask: d.AttentionMask}, fo)
+	switch o.opts.Kind {
+	case Prompt:
+		if d.MaskPos == nil {
+			s.Failf("objective: the prompt objective needs a <mask> position in every row")
+			return nil, nil
+		}
+		logits = o.model.PromptLogits(s, enc.Last, d.MaskPos, o.words)
+	case Classifier:
+		logits = o.model.ClassifierLogits(s, enc.Last, fo)
+	}
+	if d.Labels == nil {
+		return nil, logits
+	}
+	if o.opts.NegAccuracy {
+		hit := s.To(s.Eq(s.Argmax(logits, -1), d.Labels), torch.Float32, o.dev)
+		return s.MulScalar(s.Mean(hit), -1), logits
+	}
+	return s.CrossEntropy(logits, d.Labels), logits
+}
+
+// Loss is the loss of b with the parameters as they are, in inference mode
+// with dropout off: a MeZO forward pass. It is float32, as the reference's
+// 0-dim loss tensor is.
+func (o *Objective) Loss(b *batch.Batch) (float32, error) {
+	s := torch.NewScope(torch.Inference)
+	defer s.Close()
+	loss, _ := o.Forward(s, b, roberta.ForwardOptions{})
+	if err := s.Err(); err != nil {
+		return 0, err
+	}
+	if loss == nil {
+		return 0, errors.New("objective: the batch has no labels")
+	}
+	v, err := loss.Item()
+	return float32(v), err
+}
+
+// Eval runs b in inference mode and returns its logits (B×C, row-major)
+// and mean loss (0 when b has no labels).
+func (o *Objective) Eval(b *batch.Batch) (logits []float32, loss float32, err error) {
+	s := torch.NewScope(torch.Inference)
+	defer s.Close()
+	l, lg := o.Forward(s, b, roberta.ForwardOptions{})
+	if err := s.Err(); err != nil {
+		return nil, 0, err
+	}
+	if logits, err = s.To(lg, torch.Float32, torch.CPU).Float32s(); err != nil {
+		return nil, 0, err
+	}
+	if l != nil {
+		v, err := l.Item()
+		if err != nil {
+			return nil, 0, err
+		}
+		loss = float32(v)
+	}
+	return logits, loss, s.Err()
+}
