@@ -1,0 +1,115 @@
+package recipe
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// recipeFiles lists every YAML file under recipes/.
+func recipeFiles(t *testing.T) []string {
+	t.Helper()
+	root := filepath.Join("..", "..", "recipes")
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestRecipesValidate loads every recipe under recipes/ with a model and a
+// data directory given, as a user would.
+func TestRecipesValidate(t *testing.T) {
+	files := recipeFiles(t)
+	if len(files) == 0 {
+		t.Fatal("no recipes under recipes/")
+	}
+	for _, f := range files {
+		r, err := Load(f, "model.path=roberta-large", "task.data_dir=data/k-shot-1k-test/x/16-42")
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if r.Name != strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)) {
+			t.Errorf("%s: name %q is not the file's", f, r.Name)
+		}
+		// Without them, both are reported.
+		_, err = Load(f)
+		var paths []string
+		for _, p := range Problems(err) {
+			paths = append(paths, p.Path)
+		}
+		if !slices.Equal(paths, []string{"model.path", "task.data_dir"}) {
+			t.Errorf("%s without model.path and task.data_dir: %v", f, err)
+		}
+	}
+}
+
+// TestPaperRecipes checks that recipes/paper has one file per method, task
+// and k, each holding the paper's settings (MEZO_SPEC §8).
+func TestPaperRecipes(t *testing.T) {
+	dir := filepath.Join("..", "..", "recipes", "paper")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, m := range []Kind{MeZO, FT, ZeroShot} {
+		for _, task := range []string{"SST-2", "sst-5", "SNLI", "MNLI", "RTE", "trec"} {
+			for _, k := range []int{16, 512} {
+				want[fmt.Sprintf("%s-%s-k%d.yaml", m, task, k)] = true
+			}
+		}
+	}
+	for _, e := range entries {
+		if !want[e.Name()] {
+			t.Errorf("unexpected file recipes/paper/%s", e.Name())
+		}
+	}
+	for name := range want {
+		f := filepath.Join(dir, name)
+		r, err := Load(f, "model.path=roberta-large", "task.data_dir=d")
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := fmt.Sprintf("%s-%s-k%d.yaml", r.Method.Kind, r.Task.Name, r.Task.NumK); got != name {
+			t.Errorf("%s holds %s", name, got)
+		}
+		if r.Reference || r.Model.DType != Float32 || r.Task.FewShotType != "prompt" || r.Eval.BatchSize != 4 ||
+			!r.Eval.DoEval || !r.Eval.DoPredict {
+			t.Errorf("%s: %+v", name, *r)
+		}
+		o := r.Optim
+		switch r.Method.Kind {
+		case MeZO:
+			if o.BatchSize != 64 || o.LR != 1e-6 || r.Method.Eps != 1e-3 || o.WeightDecay != 0 || o.MaxSteps != 100000 ||
+				r.Eval.Steps != 10000 || o.Name != SGD || o.Schedule != ScheduleConstant || r.Method.TrainerOptim ||
+				!r.Eval.DuringTraining {
+				t.Errorf("%s: not §8's MeZO: %+v %+v %+v", name, r.Method, o, r.Eval)
+			}
+		case FT:
+			if o.BatchSize != 8 || o.LR != 1e-5 || o.MaxSteps != 1000 || r.Eval.Steps != 100 || o.Name != AdamW ||
+				o.Schedule != ScheduleLinear || o.WarmupSteps != 0 || o.MaxGradNorm != 1 || !r.Model.TrainDropout {
+				t.Errorf("%s: not §8's FT: %+v %+v", name, o, r.Eval)
+			}
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(src), "MEZO_SPEC §") {
+			t.Errorf("%s does not say where its numbers come from", name)
+		}
+	}
+}
