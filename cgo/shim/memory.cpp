@@ -6,6 +6,7 @@
 #include <c10/core/impl/alloc_cpu.h>
 
 #include <dlfcn.h>
+#include <sys/mman.h>
 
 #include <atomic>
 #include <climits>
@@ -16,10 +17,22 @@
 
 namespace {
 
-// CountingCPUAllocator is libtorch's CPU allocation (c10::alloc_cpu, 64-byte
-// aligned, as the default allocator) with a 64-byte header that records the
-// size, so that live and peak bytes are known for every CPU tensor made
-// after the shim loads, by any thread, autograd's saved tensors included.
+// CountingCPUAllocator is the shim's CPU allocator for tensors. Every block
+// carries a 64-byte header that records its size (keeping the 64-byte
+// alignment libtorch's allocator gives), so live and peak bytes are known
+// for every CPU tensor made after the shim loads, by any thread, autograd's
+// saved tensors included.
+//
+// Blocks of at least kMapped bytes (activations, parameters) are mapped
+// straight from the OS and unmapped when freed, so a freed activation
+// leaves the resident set at once. Through malloc they would not: glibc
+// raises its mmap threshold after the first large free and then serves such
+// blocks from heap arenas (one per calling thread, and Go calls from many
+// threads), whose freed space stays resident. Measured: two forward passes
+// of an 8-layer RoBERTa-base-width model peaked 590 MB above a 1-layer one
+// through malloc, 198 MB (the 7 layers' parameters) with mapped blocks.
+// Smaller blocks use c10::alloc_cpu as the default allocator does.
+//
 // Installed at load time; MZ_DEFAULT_CPU_ALLOCATOR=1 in the environment
 // keeps libtorch's own allocator (and the counters stay 0).
 struct CountingCPUAllocator final : public c10::Allocator {
@@ -34,11 +47,18 @@ struct CountingCPUAllocator final : public c10::Allocator {
     }
   }
 
+  static constexpr size_t kMapped = size_t(1) << 20;
+
   static void release(void *data) {
     if (data == nullptr) return;
     char *base = static_cast<char *>(data) - kHeader;
-    note(-static_cast<int64_t>(*reinterpret_cast<size_t *>(base)));
-    c10::free_cpu(base);
+    size_t n = *reinterpret_cast<size_t *>(base);
+    note(-static_cast<int64_t>(n));
+    if (n >= kMapped) {
+      munmap(base, n + kHeader);
+    } else {
+      c10::free_cpu(base);
+    }
   }
 
   // allocate is const in libtorch ≤ 2.2 and not from 2.3 on; both forms are
@@ -49,7 +69,17 @@ struct CountingCPUAllocator final : public c10::Allocator {
   void copy_data(void *dest, const void *src, std::size_t count) const { std::memcpy(dest, src, count); }
 
   static c10::DataPtr make(size_t n) {
-    char *base = static_cast<char *>(c10::alloc_cpu(n + kHeader));
+    char *base;
+    if (n >= kMapped) {
+      void *p = mmap(nullptr, n + kHeader, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+      if (n >= (size_t(2) << 20)) madvise(p, n + kHeader, MADV_HUGEPAGE);
+#endif
+      base = static_cast<char *>(p);
+    } else {
+      base = static_cast<char *>(c10::alloc_cpu(n + kHeader));
+    }
     *reinterpret_cast<size_t *>(base) = n;
     note(static_cast<int64_t>(n));
     void *data = base + kHeader;

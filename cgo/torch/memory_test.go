@@ -118,3 +118,48 @@ func TestBLASInfo(t *testing.T) {
 		t.Errorf("no BLAS found behind libtorch: %+v", b)
 	}
 }
+
+// TestScopeBlock: a block hands back its result and frees the rest; Escape
+// moves an extra output to the parent; Free leaves tensors it does not own;
+// an error inside a block is the parent's error.
+func TestScopeBlock(t *testing.T) {
+	x, err := Ones([]int64{4}, Float32, CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	s := NewScope(NoGrad)
+	defer s.Close()
+	var extra, inner *Tensor
+	out := s.Block(func(b *Scope) *Tensor {
+		inner = b.AddScalar(x, 1)
+		extra = b.Escape(b.MulScalar(inner, 3))
+		return b.MulScalar(inner, 2)
+	})
+	if s.Len() != 2 {
+		t.Errorf("parent owns %d tensors after the block, want 2 (result and escaped)", s.Len())
+	}
+	if !inner.Closed() {
+		t.Error("the block's intermediate was not freed")
+	}
+	if v, _ := out.Float32s(); v[0] != 4 {
+		t.Errorf("block result %v, want 4", v)
+	}
+	if v, _ := extra.Float32s(); v[0] != 6 {
+		t.Errorf("escaped %v, want 6", v)
+	}
+	if got := s.Block(func(b *Scope) *Tensor { return x }); got != x {
+		t.Error("a block returning its input did not return it")
+	}
+	s.Free(x) // not owned: must stay open
+	if x.Closed() {
+		t.Fatal("Free closed a tensor the scope does not own")
+	}
+	s.Free(out)
+	if !out.Closed() || s.Len() != 1 {
+		t.Errorf("Free of an owned tensor: closed %v, %d owned", out.Closed(), s.Len())
+	}
+	if got := s.Block(func(b *Scope) *Tensor { return b.Reshape(x, 3) }); got != nil || s.Err() == nil {
+		t.Errorf("an error inside a block: result %v, parent error %v", got, s.Err())
+	}
+}

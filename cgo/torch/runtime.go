@@ -6,7 +6,11 @@ package torch
 */
 import "C"
 
-import "unsafe"
+import (
+	"fmt"
+	"strings"
+	"unsafe"
+)
 
 // Version returns libtorch's version, e.g. "1.13.0".
 func Version() (string, error) {
@@ -148,4 +152,46 @@ func BLASInfo() (BLAS, error) {
 		return C.GoString(p)
 	}
 	return BLAS{Library: take(lib), Vendor: take(vendor), Config: take(cfg), Core: take(core)}, nil
+}
+
+// Devices lists the devices this build and machine have: cpu, then cuda:N.
+func Devices() ([]Device, error) {
+	n, err := CUDADeviceCount()
+	if err != nil {
+		return nil, err
+	}
+	out := []Device{CPU}
+	for i := 0; i < n; i++ {
+		out = append(out, CUDA(i))
+	}
+	return out, nil
+}
+
+// CheckDevice returns an error naming the devices available when d is not
+// one of them (a CUDA device on a CPU build or beyond the machine's count),
+// so callers refuse it before allocating anything.
+func CheckDevice(d Device) error {
+	if !d.CUDA {
+		return nil
+	}
+	devs, err := Devices()
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(devs))
+	for i, x := range devs {
+		names[i] = x.String()
+		if x == d {
+			return nil
+		}
+	}
+	cuda, err := BuiltWithCUDA()
+	if err != nil {
+		return err
+	}
+	why := fmt.Sprintf("this machine has %d CUDA devices", len(devs)-1)
+	if !cuda {
+		why = "this libtorch is a CPU build"
+	}
+	return fmt.Errorf("device %v is not available: %s; devices available: %s", d, why, strings.Join(names, ", "))
 }

@@ -46,7 +46,7 @@ func newApp() *cli.App {
 		Commands:             cmds,
 		EnableBashCompletion: true,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "threads", Usage: "libtorch intra-op `N` threads (default: libtorch's choice, one per core)", EnvVars: []string{"MEZO_THREADS"}},
+			&cli.IntFlag{Name: "threads", Usage: "libtorch intra-op `N` threads (default: the CPUs this process may use)", EnvVars: []string{"MEZO_THREADS"}},
 			&cli.IntFlag{Name: "interop-threads", Usage: "libtorch inter-op pool size `N`", EnvVars: []string{"MEZO_INTEROP_THREADS"}},
 		},
 		Before: setThreads,

@@ -24,6 +24,12 @@ type Info struct {
 		CuDNN      bool   `json:"cudnn"`
 		ParallelOn string `json:"parallel_info,omitempty"`
 	} `json:"libtorch"`
+	// BLAS is the library libtorch's GEMMs resolved to; Warning is set
+	// when it is a slow one (netlib's reference BLAS).
+	BLAS struct {
+		torch.BLAS
+		Warning string `json:"warning,omitempty"`
+	} `json:"blas"`
 	Devices []string `json:"devices"`
 	Threads struct {
 		IntraOp int `json:"intra_op"`
@@ -64,6 +70,10 @@ func Collect(verbose bool) (*Info, error) {
 			return nil, err
 		}
 	}
+	if in.BLAS.BLAS, err = torch.BLASInfo(); err != nil {
+		return nil, err
+	}
+	in.BLAS.Warning = blasWarning(in.BLAS.BLAS)
 	in.Devices = []string{torch.CPU.String()}
 	n, err := torch.CUDADeviceCount()
 	if err != nil {
@@ -86,6 +96,15 @@ func Collect(verbose bool) (*Info, error) {
 	return &in, nil
 }
 
+// blasWarning says what to do about a BLAS that makes CPU runs slow.
+func blasWarning(b torch.BLAS) string {
+	switch b.Vendor {
+	case "reference", "none", "unknown":
+		return fmt.Sprintf("BLAS %q (%s) is not an optimised library: matrix products run about 10x slower than with OpenBLAS; install it with `apt-get install libopenblas0-pthread`", b.Vendor, b.Library)
+	}
+	return ""
+}
+
 // WriteJSON writes the report as indented JSON.
 func (in *Info) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -102,8 +121,19 @@ func (in *Info) WriteText(w io.Writer) error {
 	if in.Libtorch.Flavour == "cuda" {
 		fmt.Fprintf(&b, "  cudnn    %v\n", in.Libtorch.CuDNN)
 	}
+	blas := in.BLAS.Vendor
+	if in.BLAS.Config != "" {
+		blas += ", " + in.BLAS.Config
+	}
+	if in.BLAS.Core != "" {
+		blas += ", core " + in.BLAS.Core
+	}
+	fmt.Fprintf(&b, "blas       %s\n  library  %s\n", blas, in.BLAS.Library)
+	if in.BLAS.Warning != "" {
+		fmt.Fprintf(&b, "  WARNING  %s\n", in.BLAS.Warning)
+	}
 	fmt.Fprintf(&b, "devices    %s\n", strings.Join(in.Devices, ", "))
-	fmt.Fprintf(&b, "threads    %d intra-op, %d inter-op, %d CPUs\n", in.Threads.IntraOp, in.Threads.InterOp, in.Threads.CPUs)
+	fmt.Fprintf(&b, "threads    %d intra-op (in use), %d inter-op, %d CPUs available\n", in.Threads.IntraOp, in.Threads.InterOp, in.Threads.CPUs)
 	fmt.Fprintf(&b, "go         %s %s/%s\n", in.Go.Version, in.Go.OS, in.Go.Arch)
 	if in.Libtorch.ParallelOn != "" {
 		fmt.Fprintf(&b, "\n%s", in.Libtorch.ParallelOn)

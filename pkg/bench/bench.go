@@ -1,0 +1,281 @@
+// Package bench measures what a MeZO step costs on a model of a given
+// shape: a random prompt-head RoBERTa built in memory (no files), a
+// synthetic batch, and timed steps of one mode per process, so that the
+// process's peak resident memory belongs to that mode alone.
+//
+// Modes: infer is two inference forward passes (the floor of a MeZO step);
+// mezo is one efficient MeZO step (zo.Step: +εz, ℓ+, −2εz, ℓ−, +εz, update).
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/data/batch"
+	"github.com/gomezo/gomezo/pkg/hf"
+	"github.com/gomezo/gomezo/pkg/model/roberta"
+	"github.com/gomezo/gomezo/pkg/objective"
+	"github.com/gomezo/gomezo/pkg/zo"
+)
+
+// Shape is the model and batch geometry.
+type Shape struct {
+	Hidden, Layers, Heads, FFN, Vocab int
+	Batch, Seq                        int
+}
+
+// Presets are the RoBERTa sizes the paper uses, at batch 16 and length 128.
+var Presets = map[string]Shape{
+	"roberta-base":  {Hidden: 768, Layers: 12, Heads: 12, FFN: 3072, Vocab: 50265, Batch: 16, Seq: 128},
+	"roberta-large": {Hidden: 1024, Layers: 24, Heads: 16, FFN: 4096, Vocab: 50265, Batch: 16, Seq: 128},
+}
+
+// Modes lists the modes Run knows.
+var Modes = []string{"infer", "mezo"}
+
+// Options configure a benchmark run.
+type Options struct {
+	Shape
+	Mode   string
+	Steps  int // timed steps, after one warm-up step
+	Device torch.Device
+	DType  torch.DType
+	Eps    float64 // MeZO's ε (mezo mode)
+	LR     float64 // MeZO's learning rate (mezo mode)
+	Seed   uint64
+}
+
+// Validate reports every problem with o at once.
+func (o Options) Validate() error {
+	var errs []error
+	pos := func(name string, v int) {
+		if v < 1 {
+			errs = append(errs, fmt.Errorf("--%s must be at least 1, got %d", name, v))
+		}
+	}
+	pos("hidden", o.Hidden)
+	pos("layers", o.Layers)
+	pos("heads", o.Heads)
+	pos("ffn", o.FFN)
+	pos("batch", o.Batch)
+	pos("steps", o.Steps)
+	if o.Vocab < 8 {
+		errs = append(errs, fmt.Errorf("--vocab must be at least 8, got %d", o.Vocab))
+	}
+	if o.Seq < 4 {
+		errs = append(errs, fmt.Errorf("--seq must be at least 4, got %d", o.Seq))
+	}
+	if o.Heads > 0 && o.Hidden%o.Heads != 0 {
+		errs = append(errs, fmt.Errorf("--hidden %d is not a multiple of --heads %d", o.Hidden, o.Heads))
+	}
+	found := false
+	for _, m := range Modes {
+		found = found || m == o.Mode
+	}
+	if !found {
+		errs = append(errs, fmt.Errorf("--mode %q: want one of %s", o.Mode, strings.Join(Modes, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// Result is what Run measured; its JSON form is stable for scripts.
+type Result struct {
+	Mode    string `json:"mode"`
+	Device  string `json:"device"`
+	DType   string `json:"dtype"`
+	Params  int64  `json:"params"`
+	Hidden  int    `json:"hidden"`
+	Layers  int    `json:"layers"`
+	Heads   int    `json:"heads"`
+	FFN     int    `json:"ffn"`
+	Vocab   int    `json:"vocab"`
+	Batch   int    `json:"batch"`
+	Seq     int    `json:"seq"`
+	Threads int    `json:"threads"`
+	Steps   int    `json:"steps"`
+
+	MedianStepS float64   `json:"median_step_s"`
+	MinStepS    float64   `json:"min_step_s"`
+	MaxStepS    float64   `json:"max_step_s"`
+	StepS       []float64 `json:"step_s"`
+	// ForwardsPerS is forward passes per second (2 per step in both modes).
+	ForwardsPerS float64 `json:"forwards_per_s"`
+
+	// PeakRSSBytes is the process's maximum resident set (getrusage), so
+	// run one mode per process.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// ParamBytes is the bytes of the model's parameters.
+	ParamBytes int64 `json:"param_bytes"`
+	// PeakCPUTensorBytes is the peak of live CPU tensor bytes during the
+	// timed steps, from the shim's counting allocator (0 when it is off).
+	PeakCPUTensorBytes int64 `json:"peak_cpu_tensor_bytes"`
+	// PeakCUDABytes is the CUDA caching allocator's peak (CUDA only).
+	PeakCUDABytes int64 `json:"peak_cuda_bytes,omitempty"`
+	BLAS          string `json:"blas"`
+	Loss          float32 `json:"last_loss"`
+}
+
+// Run builds the model and batch, runs one warm-up step and o.Steps timed
+// steps of o.Mode.
+func Run(o Options) (*Result, error) {
+	if o.DType == 0 {
+		o.DType = torch.Float32
+	}
+	if o.Eps == 0 {
+		o.Eps = 1e-3
+	}
+	if o.LR == 0 {
+		o.LR = 1e-7
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := torch.CheckDevice(o.Device); err != nil {
+		return nil, err
+	}
+	cfg := &hf.Config{ModelType: "roberta", VocabSize: o.Vocab, HiddenSize: o.Hidden, NumHiddenLayers: o.Layers,
+		NumAttentionHeads: o.Heads, IntermediateSize: o.FFN, MaxPositionEmbeddings: o.Seq + 2,
+		TypeVocabSize: 1, PadTokenID: 1, LayerNormEps: 1e-5, HiddenAct: "gelu", InitializerRange: 0.02}
+	m, err := roberta.New(cfg, roberta.Options{Head: roberta.Prompt, NumLabels: 2, DType: o.DType, Device: o.Device, InitSeed: o.Seed + 1})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	ob, err := objective.New(m, objective.Options{Kind: objective.Prompt, LabelWords: []int64{5, 6}})
+	if err != nil {
+		return nil, err
+	}
+	defer ob.Close()
+	pl, err := m.Params.TrainableList()
+	if err != nil {
+		return nil, err
+	}
+	defer pl.Close()
+	params, _, err := m.Params.Numel()
+	if err != nil {
+		return nil, err
+	}
+	b := syntheticBatch(o.Batch, o.Seq, o.Vocab)
+	loss := func() (float32, error) { return ob.Loss(b) }
+	var last float32
+	step := func(i int) error {
+		switch o.Mode {
+		case "infer":
+			for k := 0; k < 2; k++ {
+				if last, err = loss(); err != nil {
+					return err
+				}
+			}
+		case "mezo":
+			r, err := zo.Step(pl, loss, o.Seed+uint64(i), zo.Config{Eps: o.Eps, LR: o.LR})
+			if err != nil {
+				return err
+			}
+			last = r.LossPlus
+		}
+		return torch.Synchronize(o.Device)
+	}
+	if err := step(0); err != nil { // warm-up: allocator caches, scratch buffers
+		return nil, err
+	}
+	if err := torch.ResetCPUPeak(); err != nil {
+		return nil, err
+	}
+	res := &Result{Mode: o.Mode, Device: o.Device.String(), DType: o.DType.String(), Params: params,
+		Hidden: o.Hidden, Layers: o.Layers, Heads: o.Heads, FFN: o.FFN, Vocab: o.Vocab, Batch: o.Batch, Seq: o.Seq,
+		Steps: o.Steps, ParamBytes: params * int64(o.DType.Size())}
+	for i := 1; i <= o.Steps; i++ {
+		t0 := time.Now()
+		if err := step(i); err != nil {
+			return nil, err
+		}
+		res.StepS = append(res.StepS, time.Since(t0).Seconds())
+	}
+	res.Loss = last
+	sorted := append([]float64(nil), res.StepS...)
+	sort.Float64s(sorted)
+	res.MinStepS, res.MaxStepS = sorted[0], sorted[len(sorted)-1]
+	res.MedianStepS = sorted[len(sorted)/2]
+	if len(sorted)%2 == 0 {
+		res.MedianStepS = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+	}
+	res.ForwardsPerS = 2 / res.MedianStepS
+	if res.Threads, err = torch.NumThreads(); err != nil {
+		return nil, err
+	}
+	mem, err := torch.CPUMemoryStats()
+	if err != nil {
+		return nil, err
+	}
+	res.PeakCPUTensorBytes = mem.Peak
+	if o.Device.CUDA {
+		if _, res.PeakCUDABytes, err = torch.CUDAMemory(o.Device); err != nil {
+			return nil, err
+		}
+	}
+	if bl, err := torch.BLASInfo(); err == nil {
+		res.BLAS = bl.Vendor
+		if bl.Core != "" {
+			res.BLAS += " (" + bl.Core + ")"
+		}
+	}
+	res.PeakRSSBytes = PeakRSS()
+	return res, nil
+}
+
+// syntheticBatch is a full batch of B rows of L tokens: <s>, ids spread
+// over the vocabulary, a <mask> slot, labels alternating.
+func syntheticBatch(B, L, vocab int) *batch.Batch {
+	b := &batch.Batch{Size: B, Len: L}
+	for r := 0; r < B; r++ {
+		for j := 0; j < L; j++ {
+			id := int64(4 + (r*7919+j*104729)%(vocab-4))
+			if j == 0 {
+				id = 0
+			}
+			b.InputIDs = append(b.InputIDs, id)
+			b.AttentionMask = append(b.AttentionMask, 1)
+		}
+		b.MaskPos = append(b.MaskPos, int64(1+r%(L-2)))
+		b.Labels = append(b.Labels, int64(r%2))
+	}
+	return b
+}
+
+// PeakRSS is the process's maximum resident set size in bytes (Linux
+// getrusage reports KiB), or 0 when unavailable.
+func PeakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024
+}
+
+// WriteTable writes r for people.
+func (r *Result) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	mb := func(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/1e6) }
+	fmt.Fprintf(tw, "mode\t%s\n", r.Mode)
+	fmt.Fprintf(tw, "model\t%.1fM parameters (hidden %d, %d layers, %d heads, FFN %d, vocab %d), %s on %s\n",
+		float64(r.Params)/1e6, r.Hidden, r.Layers, r.Heads, r.FFN, r.Vocab, r.DType, r.Device)
+	fmt.Fprintf(tw, "batch\t%d × %d tokens, %d threads, BLAS %s\n", r.Batch, r.Seq, r.Threads, r.BLAS)
+	fmt.Fprintf(tw, "step\tmedian %.3f s (min %.3f, max %.3f) over %d steps; %.2f forward passes/s\n",
+		r.MedianStepS, r.MinStepS, r.MaxStepS, r.Steps, r.ForwardsPerS)
+	fmt.Fprintf(tw, "memory\tpeak RSS %s; parameters %s; peak CPU tensors %s\n", mb(r.PeakRSSBytes), mb(r.ParamBytes), mb(r.PeakCPUTensorBytes))
+	if r.PeakCUDABytes > 0 {
+		fmt.Fprintf(tw, "cuda\tpeak allocated %s\n", mb(r.PeakCUDABytes))
+	}
+	if math.IsNaN(float64(r.Loss)) {
+		fmt.Fprintf(tw, "warning\tthe loss is NaN\n")
+	}
+	return tw.Flush()
+}
