@@ -118,8 +118,8 @@ type Result struct {
 	// timed steps, from the shim's counting allocator (0 when it is off).
 	PeakCPUTensorBytes int64 `json:"peak_cpu_tensor_bytes"`
 	// PeakCUDABytes is the CUDA caching allocator's peak (CUDA only).
-	PeakCUDABytes int64 `json:"peak_cuda_bytes,omitempty"`
-	BLAS          string `json:"blas"`
+	PeakCUDABytes int64   `json:"peak_cuda_bytes,omitempty"`
+	BLAS          string  `json:"blas"`
 	Loss          float32 `json:"last_loss"`
 }
 
