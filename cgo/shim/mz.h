@@ -207,6 +207,10 @@ mz_err mz_params_perturb(mz_params p, uint64_t seed, double scale, double eps);
 /* update: the efficient MeZO update with the same z stream:
  *   p ← p − lr·(g·z + wd·p)   (wd = 0 skips the decay term) */
 mz_err mz_params_update(mz_params p, uint64_t seed, double g, double lr, double wd);
+/* params_restore_update: the restore (+eps·z) and the update with the same
+ * z in one pass: θ ← (θ + eps·z) − lr·(g·z + wd·(θ + eps·z)); one z
+ * generation instead of two (not the reference's rounding). */
+mz_err mz_params_restore_update(mz_params p, uint64_t seed, double eps, double g, double lr, double wd);
 /* accumulate_grad: the trainer-optimizer path of the reference: with z drawn
  * as perturb draws it, p.grad ← g·z when p has no .grad, else p.grad += g·z. */
 mz_err mz_params_accumulate_grad(mz_params p, uint64_t seed, double g);
@@ -223,6 +227,9 @@ mz_err mz_params_norms(mz_params p, int of_grad, double *out);
 mz_err mz_params_numel(mz_params p, int64_t *n);
 /* snapshot: a deep copy of every tensor; copy_from: copy values back. */
 mz_err mz_params_snapshot(mz_params p, mz_params *out);
+/* params_snapshot_to: a list of copies of p's tensors on a device (a
+ * best-model snapshot in host memory); copy_from copies back across devices. */
+mz_err mz_params_snapshot_to(mz_params p, int dev_type, int64_t dev_index, mz_params *out);
 mz_err mz_params_copy_from(mz_params dst, mz_params src);
 /* max_abs_diff: max over the lists of max |a − b|, pairwise, in double. */
 mz_err mz_params_max_abs_diff(mz_params a, mz_params b, double *out);
@@ -236,6 +243,13 @@ mz_err mz_generator_free(mz_generator g);
 /* generator_random64: torch.empty((), dtype=torch.int64).random_() from g
  * (how a DataLoader draws its base seed from the global generator). */
 mz_err mz_generator_random64(mz_generator g, int64_t *out);
+/* generator_randperm: torch.randperm(n, generator=g) into out[n] (the
+ * order a RandomSampler with its own generator yields). */
+mz_err mz_generator_randperm(mz_generator g, int64_t n, int64_t *out);
+/* generator_state: g.get_state() into buf (cap bytes; buf NULL asks only
+ * the size n); generator_set_state restores it. */
+mz_err mz_generator_state(mz_generator g, uint8_t *buf, int64_t cap, int64_t *n);
+mz_err mz_generator_set_state(mz_generator g, const uint8_t *buf, int64_t n);
 /* dropout_gen: training-mode dropout exactly as ATen's CPU dropout:
  * noise = empty_like(x).bernoulli_(1 − p, g); noise /= 1 − p; x · noise. */
 mz_err mz_dropout_gen(int mode, mz_tensor x, double p, mz_generator g, mz_tensor *out);

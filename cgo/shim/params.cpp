@@ -209,6 +209,16 @@ mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double 
   })
 }
 
+mz_err mz_params_restore_update(mz_params h, uint64_t seed, double eps, double g, double lr, double wd) {
+  MZ_TRY({
+    auto &p = P(h);
+    for_each_z_chunked(p, seed, [&](at::Tensor &t, at::Tensor &z) {
+      t.add_(z, eps);
+      update_with(p, t, z, g, lr, wd);
+    });
+  })
+}
+
 mz_err mz_params_accumulate_grad(mz_params h, uint64_t seed, double g) {
   MZ_TRY({
     for_each_z(P(h), seed, [&](at::Tensor &t, at::Tensor &z) {
@@ -323,6 +333,21 @@ mz_err mz_params_snapshot(mz_params h, mz_params *out) {
     at::NoGradGuard ng;
     auto *c = new mz_params_s();
     for (auto &t : P(h).ts) c->ts.push_back(t.detach().clone());
+    *out = c;
+  })
+}
+
+mz_err mz_params_snapshot_to(mz_params h, int dev_type, int64_t dev_index, mz_params *out) {
+  MZ_TRY({
+    at::NoGradGuard ng;
+    auto dev = mz::device(dev_type, dev_index);
+    auto *c = new mz_params_s();
+    try {
+      for (auto &t : P(h).ts) c->ts.push_back(t.detach().to(dev, /*non_blocking=*/false, /*copy=*/true));
+    } catch (...) {
+      delete c;
+      throw;
+    }
     *out = c;
   })
 }

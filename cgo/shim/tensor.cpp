@@ -60,6 +60,36 @@ mz_err mz_generator_random64(mz_generator g, int64_t *out) {
   })
 }
 
+mz_err mz_generator_randperm(mz_generator g, int64_t n, int64_t *out) {
+  MZ_TRY({
+    if (g == nullptr) throw std::invalid_argument("nil generator");
+    if (n < 0) throw std::invalid_argument("randperm of a negative size");
+    auto t = at::randperm(n, g->g, at::TensorOptions().dtype(at::kLong).device(g->g.device())).to(at::kCPU);
+    std::memcpy(out, t.data_ptr<int64_t>(), sizeof(int64_t) * static_cast<size_t>(n));
+  })
+}
+
+mz_err mz_generator_state(mz_generator g, uint8_t *buf, int64_t cap, int64_t *n) {
+  MZ_TRY({
+    if (g == nullptr) throw std::invalid_argument("nil generator");
+    auto st = g->g.get_state();
+    *n = st.numel();
+    if (buf != nullptr) {
+      if (cap < st.numel()) throw std::invalid_argument("generator state needs " + std::to_string(st.numel()) + " bytes");
+      std::memcpy(buf, st.data_ptr<uint8_t>(), static_cast<size_t>(st.numel()));
+    }
+  })
+}
+
+mz_err mz_generator_set_state(mz_generator g, const uint8_t *buf, int64_t n) {
+  MZ_TRY({
+    if (g == nullptr) throw std::invalid_argument("nil generator");
+    auto st = at::empty({n}, at::TensorOptions().dtype(at::kByte));
+    std::memcpy(st.data_ptr<uint8_t>(), buf, static_cast<size_t>(n));
+    g->g.set_state(st);
+  })
+}
+
 mz_err mz_from_data(const void *data, size_t nbytes, const int64_t *shape, int64_t rank,
                     int dtype, int dev_type, int64_t dev_index, mz_tensor *out) {
   MZ_TRY({

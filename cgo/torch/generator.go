@@ -5,6 +5,11 @@ package torch
 */
 import "C"
 
+import (
+	"errors"
+	"unsafe"
+)
+
 // Generator is a stateful libtorch random stream on one device: seeded like
 // torch.manual_seed, advanced by every draw. It reproduces the reference's
 // use of torch's global generator (DataLoader base seeds, dropout masks)
@@ -55,4 +60,47 @@ func (s *Scope) DropoutGen(x *Tensor, p float64, g *Generator) *Tensor {
 	return s.op("dropout_gen", func(m C.int, o *C.mz_tensor) C.mz_err {
 		return C.mz_dropout_gen(m, x.h, C.double(p), g.h, o)
 	}, x)
+}
+
+// Randperm draws torch.randperm(n, generator=g): a permutation of 0..n-1.
+func (g *Generator) Randperm(n int) ([]int, error) {
+	if g == nil || g.h == nil {
+		return nil, ErrClosed
+	}
+	buf := make([]int64, n+1) // +1: a valid pointer for n = 0
+	if err := check("generator_randperm", C.mz_generator_randperm(g.h, C.int64_t(n), (*C.int64_t)(unsafe.Pointer(&buf[0])))); err != nil {
+		return nil, err
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = int(buf[i])
+	}
+	return out, nil
+}
+
+// State returns the generator's state (torch's get_state bytes).
+func (g *Generator) State() ([]byte, error) {
+	if g == nil || g.h == nil {
+		return nil, ErrClosed
+	}
+	var n C.int64_t
+	if err := check("generator_state", C.mz_generator_state(g.h, nil, 0, &n)); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, int(n)+1)
+	if err := check("generator_state", C.mz_generator_state(g.h, (*C.uint8_t)(unsafe.Pointer(&buf[0])), n, &n)); err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// SetState restores a state State returned.
+func (g *Generator) SetState(st []byte) error {
+	if g == nil || g.h == nil {
+		return ErrClosed
+	}
+	if len(st) == 0 {
+		return errors.New("torch: empty generator state")
+	}
+	return check("generator_set_state", C.mz_generator_set_state(g.h, (*C.uint8_t)(unsafe.Pointer(&st[0])), C.int64_t(len(st))))
 }

@@ -269,3 +269,31 @@ func (p *ParamList) ReleaseScratch() error {
 	}
 	return check("params_release_scratch", C.mz_params_release_scratch(h))
 }
+
+// RestoreUpdate is the end of a MeZO step in one pass: the restore
+// θ ← θ + eps·z and the update θ ← θ − lr·(g·z + wd·θ) with the same z(seed),
+// drawn once (Perturb then Update draw it twice). It rounds differently from
+// the reference's separate passes.
+func (p *ParamList) RestoreUpdate(seed uint64, eps, g, lr, wd float64) error {
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return check("params_restore_update", C.mz_params_restore_update(h, C.uint64_t(seed), C.double(eps), C.double(g), C.double(lr), C.double(wd)))
+}
+
+// SnapshotTo returns copies of the tensors on dev (a best-model snapshot in
+// host memory, so a GPU run never holds two copies of the model on the
+// device). CopyFrom copies them back across devices.
+func (p *ParamList) SnapshotTo(dev Device) (*ParamList, error) {
+	h, err := p.handle()
+	if err != nil {
+		return nil, err
+	}
+	dt, di := dev.c()
+	var out C.mz_params
+	if err := check("params_snapshot_to", C.mz_params_snapshot_to(h, dt, di, &out)); err != nil {
+		return nil, err
+	}
+	return &ParamList{h: out, n: p.n}, nil
+}

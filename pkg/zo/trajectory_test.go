@@ -139,7 +139,7 @@ func TestReferenceTrajectoryReplay(t *testing.T) {
 			closeTo("initial loss", lossNow(), reftest.F32(t, run.LossInitial), 1e-4, 0)
 			rng := nprand.New(tr.Hyper.Seed)
 			exact := 0
-			cfg := zo.Config{Eps: tr.Hyper.Eps, LR: tr.Hyper.LR, WeightDecay: run.WeightDecay}
+			cfg := zo.Config{Eps: tr.Hyper.Eps, LR: tr.Hyper.LR, WeightDecay: run.WeightDecay, SeparateRestore: true}
 			for _, st := range run.Steps {
 				seed := uint64(rng.Randint(1000000000))
 				r, err := zo.Step(pl, loss, seed, cfg)

@@ -27,11 +27,26 @@ type Params interface {
 // rounds as the reference's does.
 type Loss func() (float32, error)
 
+// RestoreUpdater is implemented by parameters that can restore (+εz) and
+// update with one z generation (torch.ParamList.RestoreUpdate).
+type RestoreUpdater interface {
+	RestoreUpdate(seed uint64, eps, g, lr, wd float64) error
+}
+
 // Config holds the hyper-parameters of a step.
 type Config struct {
 	Eps         float64 // ε, the perturbation scale (zero_order_eps)
 	LR          float64 // η (learning_rate); constant in the reference's efficient path
 	WeightDecay float64 // λ, applied to every trainable tensor (MEZO_SPEC §4.2)
+	// SeparateRestore restores with its own +εz pass before the update
+	// pass, the reference's +1/−2/+1 (and its rounding). Otherwise, when the
+	// parameters implement RestoreUpdater, restore and update share one
+	// pass: three z generations per step instead of four.
+	SeparateRestore bool
+	// ProjGrad, when set, replaces the measured projected gradient by the
+	// value it returns (teacher forcing: replaying a recorded run with the
+	// reference's own gradients).
+	ProjGrad func(measured float32) float32
 }
 
 // Validate reports a configuration no step can run with.
@@ -74,8 +89,9 @@ func (e *NonFiniteError) Error() string {
 //	θ += εz; ℓ+ = loss(); θ −= 2εz; ℓ− = loss(); θ += εz
 //	g = (ℓ+ − ℓ−)/(2ε) in float32;  θ ← θ − η·(g·z + λ·θ)
 //
-// exactly the reference's order of operations (the restore is not exact in
-// floating point, and the reference does not make it so either). A
+// With c.SeparateRestore this is exactly the reference's order of
+// operations (the restore is not exact in floating point, and the reference
+// does not make it so either); otherwise the last two passes are one. A
 // non-finite loss or gradient restores θ and returns a *NonFiniteError. On
 // any other error the parameters may be left perturbed.
 func Step(p Params, loss Loss, seed uint64, c Config) (Result, error) {
@@ -96,18 +112,27 @@ func Step(p Params, loss Loss, seed uint64, c Config) (Result, error) {
 	if r.LossMinus, err = loss(); err != nil {
 		return r, err
 	}
-	if err = p.Perturb(seed, 1, c.Eps); err != nil {
-		return r, err
-	}
 	// float32 arithmetic, as the reference's 0-dim tensors: fl(fl(ℓ+ − ℓ−) / fl(2ε)).
 	r.ProjGrad = (r.LossPlus - r.LossMinus) / float32(2*c.Eps)
+	if c.ProjGrad != nil {
+		r.ProjGrad = c.ProjGrad(r.ProjGrad)
+	}
 	for _, v := range []struct {
 		what string
 		x    float32
 	}{{"loss at θ+εz", r.LossPlus}, {"loss at θ−εz", r.LossMinus}, {"projected gradient", r.ProjGrad}} {
 		if f := float64(v.x); math.IsNaN(f) || math.IsInf(f, 0) {
+			if err := p.Perturb(seed, 1, c.Eps); err != nil {
+				return r, err
+			}
 			return r, &NonFiniteError{What: v.what, Value: v.x, Seed: seed}
 		}
+	}
+	if ru, ok := p.(RestoreUpdater); ok && !c.SeparateRestore {
+		return r, ru.RestoreUpdate(seed, c.Eps, float64(r.ProjGrad), c.LR, c.WeightDecay)
+	}
+	if err = p.Perturb(seed, 1, c.Eps); err != nil {
+		return r, err
 	}
 	return r, p.Update(seed, float64(r.ProjGrad), c.LR, c.WeightDecay)
 }

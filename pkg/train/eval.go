@@ -1,0 +1,107 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/gomezo/gomezo/pkg/data/lmbff"
+	"github.com/gomezo/gomezo/pkg/metrics"
+)
+
+// EvalRecord is one evaluation of a split.
+type EvalRecord struct {
+	Step  int    // global step the model had
+	Split string // dev or test
+	Final bool   // the final evaluation after training (best model reloaded)
+	// Loss is the reference's eval_loss (each batch's mean loss repeated
+	// by the batch size, averaged in float32).
+	Loss      float32
+	Metrics   metrics.Result
+	Objective float64 // the dev objective's value
+	// ObjectiveName names the metric Objective is.
+	ObjectiveName string
+	// Logits are the label logits, one row of Classes per query example
+	// (averaged over demonstration draws in prompt-demo mode); Labels the
+	// gold labels.
+	Logits  []float32
+	Classes int
+	Labels  []int
+	Correct int // examples whose argmax equals the label
+}
+
+// Evaluate runs the model on every feature of d in order, in batches of
+// eval.batch_size, in inference mode, and computes the task's metrics.
+func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecord, error) {
+	if d == nil {
+		return nil, fmt.Errorf("train: no %s split loaded", split)
+	}
+	bs := s.Recipe.Eval.BatchSize
+	C := s.Objective.Classes()
+	rec := &EvalRecord{Step: step, Split: split, Classes: C}
+	var means []float32
+	var sizes []int
+	var logits []float32
+	for start := 0; start < d.Len(); start += bs {
+		end := min(start+bs, d.Len())
+		fs := make([]lmbff.Feature, 0, end-start)
+		for i := start; i < end; i++ {
+			f, err := d.Get(i, nil)
+			if err != nil {
+				return nil, err
+			}
+			fs = append(fs, f)
+		}
+		b, err := lmbff.Collate(fs, s.Tok.PAD())
+		if err != nil {
+			return nil, err
+		}
+		lg, loss, err := s.Objective.Eval(&b)
+		if err != nil {
+			return nil, fmt.Errorf("train: %s evaluation at step %d: %w", split, step, err)
+		}
+		logits = append(logits, lg...)
+		means = append(means, loss)
+		sizes = append(sizes, bs)
+	}
+	// eval_loss: the reference repeats each batch's mean by the dataloader's
+	// batch size, truncates to the split's size and averages.
+	sizes[len(sizes)-1] = d.Len() - bs*(len(sizes)-1)
+	var err error
+	if rec.Loss, err = metrics.EvalLoss(means, sizes); err != nil {
+		return nil, err
+	}
+	if d.NumSample > 1 {
+		if logits, err = metrics.AverageSamples(logits, d.NumSample, C); err != nil {
+			return nil, err
+		}
+	}
+	rec.Logits = logits
+	for i := range d.Query {
+		f, err := d.Get(i, nil)
+		if err != nil {
+			return nil, err
+		}
+		rec.Labels = append(rec.Labels, f.LabelID)
+	}
+	preds, err := metrics.Argmax(logits, C)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range preds {
+		if p == rec.Labels[i] {
+			rec.Correct++
+		}
+	}
+	if rec.Metrics, err = metrics.Compute(s.Metric, preds, rec.Labels); err != nil {
+		return nil, err
+	}
+	if name := s.Recipe.Eval.Objective; name != "" && name != "auto" {
+		v, ok := rec.Metrics.Get(name)
+		if !ok {
+			return nil, fmt.Errorf("eval.objective: %s has no metric %q", s.Task.Name, name)
+		}
+		rec.ObjectiveName, rec.Objective = name, v
+	} else if rec.ObjectiveName, rec.Objective, err = metrics.DevObjective(rec.Metrics); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}

@@ -1,0 +1,329 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/data/batch"
+	"github.com/gomezo/gomezo/pkg/data/lmbff"
+	"github.com/gomezo/gomezo/pkg/metrics"
+	"github.com/gomezo/gomezo/pkg/nprand"
+	"github.com/gomezo/gomezo/pkg/recipe"
+	"github.com/gomezo/gomezo/pkg/zo"
+)
+
+// Hooks observe a run as it goes; the outputs (metrics.jsonl) are written
+// from the same records. Any may be nil.
+type Hooks struct {
+	Step func(StepRecord)
+	// Log is a training log line as the reference writes it (MeZO: before
+	// the step counter moves, carrying ℓ+ of the next update; FT: after).
+	Log  func(LogRecord)
+	Eval func(*EvalRecord, *Session)
+}
+
+// LogRecord is a training log entry.
+type LogRecord struct {
+	Step     int // global step the entry carries
+	Seed     uint64
+	Loss     float32 // MeZO: ℓ+; FT: mean training loss since the last log
+	LossPlus, LossMinus, ProjGrad float32
+	GradNorm float64
+	LR       float64
+	Forwards int
+	Elapsed  float64
+}
+
+// Outcome is what a run ended with.
+type Outcome struct {
+	GlobalStep int
+	Forwards   int
+	StoppedBy  string // max_steps, max_zo_forward_steps or "" (no training)
+	BestStep   int    // -1 when no dev evaluation ran during training
+	Best       *EvalRecord
+	Dev, Test  *EvalRecord // the final evaluations (nil when not asked for)
+	StepTimes  []float64
+}
+
+// Loop runs the recipe's method on the session: the reference's training
+// loop (MEZO_SPEC §5), then the final dev and test evaluations with the
+// best dev model reloaded from its host-memory copy.
+func Loop(s *Session, h Hooks, teacher *Teacher) (*Outcome, error) {
+	r := s.Recipe
+	o := r.Optim
+	q := r.Quirks()
+	out := &Outcome{BestStep: -1}
+	if r.Method.Kind == recipe.ZeroShot {
+		return out, s.finalEvals(out, h)
+	}
+	if o.GradientAccumulationSteps > 1 {
+		return nil, errors.New("optim.gradient_accumulation_steps > 1 is not supported yet")
+	}
+	n := s.Train.Len()
+	perEpoch := (n + o.BatchSize - 1) / o.BatchSize
+	if o.DropLast {
+		perEpoch = n / o.BatchSize
+	}
+	if perEpoch == 0 {
+		return nil, fmt.Errorf("optim.batch_size %d with drop_last leaves no batch of the %d training examples", o.BatchSize, n)
+	}
+	stepsPerEpoch := max(1, perEpoch)
+	maxSteps := o.MaxSteps
+	epochs := 0
+	if maxSteps > 0 {
+		epochs = (maxSteps + stepsPerEpoch - 1) / stepsPerEpoch
+	} else {
+		epochs = int(math.Ceil(o.Epochs))
+		maxSteps = int(math.Ceil(o.Epochs * float64(stepsPerEpoch)))
+	}
+
+	// The reference's random streams: torch's global generator after
+	// set_seed (the sampler's seed, each epoch's DataLoader base seed,
+	// fine-tuning's dropout masks), the sampler's own generator, and numpy's
+	// stream for the step seeds (and, in the reference-data stream, one
+	// demonstration draw per fetched example).
+	global, err := torch.NewGenerator(torch.CPU, uint64(o.Seed))
+	if err != nil {
+		return nil, err
+	}
+	defer global.Close()
+	samplerSeed, err := global.Random64()
+	if err != nil {
+		return nil, err
+	}
+	sampler, err := torch.NewGenerator(torch.CPU, uint64(samplerSeed))
+	if err != nil {
+		return nil, err
+	}
+	defer sampler.Close()
+	stream := nprand.New(uint32(o.Seed))
+	demos := stream // reference-data: the features' draws share the stream
+	if r.Method.SeedStream == recipe.SeedSimple {
+		demos = nprand.New(uint32(o.Seed) ^ 0x5eed)
+	}
+
+	var m Method
+	switch r.Method.Kind {
+	case recipe.MeZO:
+		m = &MeZO{Params: s.Params, Loss: s.Objective.Loss, Teacher: teacher,
+			Config: zo.Config{Eps: r.Method.Eps, LR: o.LR, WeightDecay: o.WeightDecay, SeparateRestore: q.RestorePass}}
+	case recipe.FT:
+		if m, err = NewFineTune(s, global, maxSteps); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("method.kind %q cannot train", r.Method.Kind)
+	}
+	defer m.Close()
+
+	var best *torch.ParamList // host copy of the best dev model
+	defer func() { best.Close() }()
+	bestObj := math.Inf(-1)
+	start := time.Now()
+	var ftLossSum float64
+	ftLossN := 0
+	over := func(v, limit int) bool {
+		if q.StopPastBudget {
+			return v > limit
+		}
+		return v >= limit
+	}
+	fwdBudget := func() bool {
+		if o.MaxZOForwardSteps <= 0 || m.ForwardsPerStep() == 0 {
+			return false
+		}
+		if q.StopPastBudget {
+			return out.Forwards > o.MaxZOForwardSteps
+		}
+		return out.Forwards+m.ForwardsPerStep() > o.MaxZOForwardSteps
+	}
+	k := 0
+train:
+	for epoch := 0; epoch < epochs; epoch++ {
+		if _, err := global.Random64(); err != nil { // the epoch's DataLoader base seed
+			return nil, err
+		}
+		order, err := sampler.Randperm(n)
+		if err != nil {
+			return nil, err
+		}
+		batches := cut(order, o.BatchSize, o.DropLast)
+		for bi, idx := range batches {
+			if bi == len(batches)-1 && len(idx) < o.BatchSize {
+				// A short last batch exhausts the sampler while it is
+				// collated: its iterator draws one more permutation.
+				if _, err := sampler.Randperm(n); err != nil {
+					return nil, err
+				}
+			}
+			b, err := s.trainBatch(idx, demos)
+			if err != nil {
+				return nil, err
+			}
+			seed := uint64(0)
+			if r.Method.Kind == recipe.MeZO {
+				seed = uint64(stream.Randint(1000000000))
+				if teacher != nil && teacher.Seed != nil {
+					if v, ok := teacher.Seed(k); ok {
+						seed = v
+					}
+				}
+			}
+			t0 := time.Now()
+			rec, err := m.Step(b, seed, k)
+			if err := torch.Synchronize(s.Device); err != nil {
+				return nil, err
+			}
+			out.StepTimes = append(out.StepTimes, time.Since(t0).Seconds())
+			rec.Step, rec.Epoch, rec.Batch = k+1, epoch, idx
+			out.Forwards += m.ForwardsPerStep()
+			rec.Forwards = out.Forwards
+			if err != nil {
+				var nf *zo.NonFiniteError
+				if errors.As(err, &nf) {
+					return nil, fmt.Errorf("train: step %d (seed %d): %w; the run stops", k+1, seed, err)
+				}
+				return nil, fmt.Errorf("train: step %d: %w", k+1, err)
+			}
+			if h.Step != nil {
+				h.Step(rec)
+			}
+			logEvery := r.Eval.LoggingSteps
+			if m.ForwardsPerStep() > 0 && logEvery > 0 && out.GlobalStep%logEvery == 0 && h.Log != nil {
+				h.Log(LogRecord{Step: out.GlobalStep, Seed: seed, Loss: rec.LossPlus, LossPlus: rec.LossPlus,
+					LossMinus: rec.LossMinus, ProjGrad: rec.ProjGrad, LR: rec.LR, Forwards: out.Forwards,
+					Elapsed: time.Since(start).Seconds()})
+			}
+			k++
+			out.GlobalStep++
+			if m.ForwardsPerStep() == 0 {
+				ftLossSum += float64(rec.Loss)
+				ftLossN++
+				if logEvery > 0 && out.GlobalStep%logEvery == 0 && h.Log != nil {
+					next := 0.0
+					if ft, ok := m.(*FineTune); ok {
+						next = ft.Sched.LR(out.GlobalStep)
+					}
+					h.Log(LogRecord{Step: out.GlobalStep, Loss: float32(ftLossSum / float64(ftLossN)), GradNorm: rec.GradNorm,
+						LR: next, Elapsed: time.Since(start).Seconds()})
+					ftLossSum, ftLossN = 0, 0
+				}
+			}
+			switch {
+			case over(out.GlobalStep, maxSteps):
+				out.StoppedBy = "max_steps"
+			case fwdBudget():
+				out.StoppedBy = "max_zo_forward_steps"
+			}
+			if out.StoppedBy != "" {
+				break train
+			}
+			if r.Eval.DuringTraining && r.Eval.Steps > 0 && out.GlobalStep%r.Eval.Steps == 0 && s.Dev != nil {
+				ev, err := s.Evaluate(s.Dev, "dev", out.GlobalStep)
+				if err != nil {
+					return nil, err
+				}
+				if h.Eval != nil {
+					h.Eval(ev, s)
+				}
+				if metrics.Better(ev.Objective, bestObj) {
+					bestObj, out.BestStep, out.Best = ev.Objective, out.GlobalStep, ev
+					best.Close()
+					if best, err = s.Params.SnapshotTo(torch.CPU); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		if len(batches) > 0 && len(batches[len(batches)-1]) == o.BatchSize {
+			// The epoch's iterator was exhausted: the sampler draws (and
+			// discards) one more permutation.
+			if _, err := sampler.Randperm(n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if out.StoppedBy == "" {
+		out.StoppedBy = "max_steps"
+	}
+	if best != nil {
+		if err := s.Params.CopyFrom(best); err != nil {
+			return nil, err
+		}
+	}
+	return out, s.finalEvals(out, h)
+}
+
+// finalEvals evaluates dev and test with the model as it now is.
+func (s *Session) finalEvals(out *Outcome, h Hooks) error {
+	for _, sp := range []struct {
+		d    *lmbff.Dataset
+		name string
+		dst  **EvalRecord
+	}{{s.Dev, "dev", &out.Dev}, {s.Test, "test", &out.Test}} {
+		if sp.d == nil || (sp.name == "dev" && !s.Recipe.Eval.DoEval) {
+			continue
+		}
+		ev, err := s.Evaluate(sp.d, sp.name, out.GlobalStep)
+		if err != nil {
+			return err
+		}
+		ev.Final = true
+		*sp.dst = ev
+		if h.Eval != nil {
+			h.Eval(ev, s)
+		}
+	}
+	return nil
+}
+
+// trainBatch fetches the training features idx (each drawing its
+// demonstration context from rng, as the reference's __getitem__ does) and
+// collates them.
+func (s *Session) trainBatch(idx []int, rng lmbff.Permuter) (*batch.Batch, error) {
+	fs := make([]lmbff.Feature, len(idx))
+	for i, j := range idx {
+		f, err := s.Train.Get(j, rng)
+		if err != nil {
+			return nil, err
+		}
+		fs[i] = f
+	}
+	b, err := lmbff.Collate(fs, s.Tok.PAD())
+	if err != nil {
+		return nil, err
+	}
+	b.Index = append([]int(nil), idx...)
+	return &b, nil
+}
+
+// cut splits order into batches of size bs (the last one short unless
+// dropLast drops it).
+func cut(order []int, bs int, dropLast bool) [][]int {
+	var out [][]int
+	for i := 0; i < len(order); i += bs {
+		end := min(i+bs, len(order))
+		if end-i < bs && dropLast {
+			break
+		}
+		out = append(out, order[i:end])
+	}
+	return out
+}
+
+// median of v (0 for none).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,160 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/data/batch"
+	"github.com/gomezo/gomezo/pkg/model/roberta"
+	"github.com/gomezo/gomezo/pkg/optim"
+	"github.com/gomezo/gomezo/pkg/recipe"
+	"github.com/gomezo/gomezo/pkg/zo"
+)
+
+// StepRecord is what one update measured.
+type StepRecord struct {
+	Step  int      // 1-based update index
+	Epoch int      // 0-based epoch
+	Batch []int    // example indices of the batch (rows of the train file)
+	Seed  uint64   // MeZO's step seed
+	LR    float64  // learning rate of this update
+	// MeZO: the two losses and the projected gradient.
+	LossPlus, LossMinus, ProjGrad float32
+	// FT: the training loss and the gradient norm before clipping.
+	Loss     float32
+	GradNorm float64
+	// Forwards is the cumulative count of MeZO forward passes after it.
+	Forwards int
+}
+
+// Method takes one update on a batch: the small interface the loop drives
+// (MeZO and fine-tuning implement it).
+type Method interface {
+	// Step updates the parameters from b. seed is the step's seed from the
+	// run's seed stream (MeZO's z); k is the 0-based update index.
+	Step(b *batch.Batch, seed uint64, k int) (StepRecord, error)
+	// ForwardsPerStep is how many forward passes a step counts (MeZO's
+	// budget); 0 for methods outside that budget.
+	ForwardsPerStep() int
+	Close() error
+}
+
+// Teacher forces recorded values into a run (replaying a reference run):
+// each function reports the value for 0-based update k, or false to keep
+// the run's own.
+type Teacher struct {
+	Seed     func(k int) (uint64, bool)
+	ProjGrad func(k int) (float32, bool)
+}
+
+// MeZO is the efficient MeZO step (zo.Step) with a constant learning rate.
+type MeZO struct {
+	Params  *torch.ParamList
+	Loss    func(b *batch.Batch) (float32, error)
+	Config  zo.Config
+	Teacher *Teacher
+}
+
+// Step runs zo.Step on b.
+func (m *MeZO) Step(b *batch.Batch, seed uint64, k int) (StepRecord, error) {
+	c := m.Config
+	if m.Teacher != nil && m.Teacher.ProjGrad != nil {
+		if g, ok := m.Teacher.ProjGrad(k); ok {
+			c.ProjGrad = func(float32) float32 { return g }
+		}
+	}
+	r, err := zo.Step(m.Params, func() (float32, error) { return m.Loss(b) }, seed, c)
+	rec := StepRecord{Seed: seed, LR: c.LR, LossPlus: r.LossPlus, LossMinus: r.LossMinus, ProjGrad: r.ProjGrad}
+	return rec, err
+}
+
+// ForwardsPerStep is 2: ℓ+ and ℓ−.
+func (m *MeZO) ForwardsPerStep() int { return 2 }
+
+// Close is a no-op (the session owns the parameters).
+func (m *MeZO) Close() error { return nil }
+
+// FineTune is the fine-tuning step (MEZO_SPEC §6): a training-mode forward
+// (dropout on, masks from the run's global generator), backward, gradient
+// clipping, an optimizer step at the schedule's rate, zero_grad.
+type FineTune struct {
+	Session *Session
+	Opt     *torch.Optimizer
+	Sched   optim.Schedule
+	MaxNorm float64
+	// Dropout draws the dropout masks (the reference's global generator).
+	Dropout *torch.Generator
+	Train   bool // dropout on
+}
+
+// NewFineTune makes the optimizer (the reference's parameter groups) and
+// schedule from the recipe.
+func NewFineTune(s *Session, global *torch.Generator, totalSteps int) (*FineTune, error) {
+	o := s.Recipe.Optim
+	kind := optim.Adam
+	if o.Name == recipe.SGD {
+		kind = optim.SGD
+	}
+	opt, err := optim.New(s.Params, s.Names, optim.Config{Kind: kind, WeightDecay: o.WeightDecay,
+		Beta1: o.AdamBeta1, Beta2: o.AdamBeta2, Eps: o.AdamEpsilon})
+	if err != nil {
+		return nil, err
+	}
+	warm := o.WarmupSteps
+	if warm == 0 && o.WarmupRatio > 0 {
+		warm = int(math.Ceil(o.WarmupRatio * float64(totalSteps)))
+	}
+	sched, err := optim.NewSchedule(string(o.Schedule), o.LR, warm, totalSteps)
+	if err != nil {
+		opt.Close()
+		return nil, fmt.Errorf("optim.schedule: %w", err)
+	}
+	if err := s.Model.Params.SetRequiresGrad(true); err != nil {
+		opt.Close()
+		return nil, err
+	}
+	return &FineTune{Session: s, Opt: opt, Sched: sched, MaxNorm: o.MaxGradNorm, Dropout: global,
+		Train: s.Recipe.Model.TrainDropout}, nil
+}
+
+// Step runs one fine-tuning update on b.
+func (f *FineTune) Step(b *batch.Batch, _ uint64, k int) (StepRecord, error) {
+	sc := torch.NewScope(torch.Grad)
+	fo := roberta.ForwardOptions{Train: f.Train}
+	if f.Train {
+		fo.DropoutGen = f.Dropout
+	}
+	loss, _ := f.Session.Objective.Forward(sc, b, fo)
+	if err := sc.Err(); err != nil {
+		sc.Close()
+		return StepRecord{}, err
+	}
+	lv, err := loss.Item()
+	if err == nil {
+		err = loss.Backward()
+	}
+	if err = errors.Join(err, sc.Close()); err != nil {
+		return StepRecord{}, err
+	}
+	rec := StepRecord{Loss: float32(lv), LR: f.Sched.LR(k)}
+	if math.IsNaN(lv) || math.IsInf(lv, 0) {
+		return rec, &zo.NonFiniteError{What: "fine-tuning loss", Value: float32(lv)}
+	}
+	if f.MaxNorm > 0 {
+		if rec.GradNorm, err = f.Session.Params.ClipGradNorm(f.MaxNorm); err != nil {
+			return rec, err
+		}
+	}
+	if err := f.Opt.Step(rec.LR); err != nil {
+		return rec, err
+	}
+	return rec, f.Session.Params.ZeroGrad(false)
+}
+
+// ForwardsPerStep is 0: fine-tuning is outside the ZO forward budget.
+func (f *FineTune) ForwardsPerStep() int { return 0 }
+
+// Close frees the optimizer state.
+func (f *FineTune) Close() error { return f.Opt.Close() }

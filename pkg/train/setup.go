@@ -1,0 +1,226 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/data/lmbff"
+	"github.com/gomezo/gomezo/pkg/hf"
+	"github.com/gomezo/gomezo/pkg/metrics"
+	"github.com/gomezo/gomezo/pkg/model/roberta"
+	"github.com/gomezo/gomezo/pkg/nprand"
+	"github.com/gomezo/gomezo/pkg/objective"
+	"github.com/gomezo/gomezo/pkg/recipe"
+	"github.com/gomezo/gomezo/pkg/tokenizer"
+)
+
+// Session is everything a run is made of, built from a recipe: the model,
+// its tokenizer, the three data splits, the objective and the trainable
+// parameters. Close frees the tensors.
+type Session struct {
+	Recipe *recipe.Recipe
+	Device torch.Device
+	Task   *lmbff.Task
+	Metric metrics.Task
+	Tok    *tokenizer.Tokenizer
+	Enc    *lmbff.Encoder
+	// LabelWords are the label words' vocabulary ids (prompt head).
+	LabelWords []int64
+	Model      *roberta.Model
+	Objective  *objective.Objective
+	// Train, Dev, Test are the splits (Test nil when the recipe does not
+	// predict, Dev nil when it does not evaluate).
+	Train, Dev, Test *lmbff.Dataset
+	// Params are the trainable tensors in named_parameters() order (the z
+	// stream's order); Names their names.
+	Params *torch.ParamList
+	Names  []string
+}
+
+// Close frees the session's tensors.
+func (s *Session) Close() error {
+	if s == nil {
+		return nil
+	}
+	return errors.Join(s.Params.Close(), s.Objective.Close(), s.Model.Close())
+}
+
+// NewSession checks the recipe against the machine, the files and itself,
+// then builds the session. Everything that can be checked before a tensor is
+// allocated is: the device, the data directory, the template and label
+// words against the tokenizer, the label count against the task.
+func NewSession(r *recipe.Recipe) (*Session, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if err := r.CheckPaths(); err != nil {
+		return nil, err
+	}
+	dev, err := torch.ParseDevice(r.Runtime.Device)
+	if err != nil {
+		return nil, fmt.Errorf("runtime.device: %w", err)
+	}
+	if err := torch.CheckDevice(dev); err != nil {
+		return nil, fmt.Errorf("runtime.device: %w", err)
+	}
+	s := &Session{Recipe: r, Device: dev}
+	if s.Task, err = lmbff.LookupTask(r.Task.Name); err != nil {
+		return nil, fmt.Errorf("task.name: %w", err)
+	}
+	if s.Metric, err = metrics.LookupTask(strings.ToLower(s.Task.Name)); err != nil {
+		return nil, fmt.Errorf("task.name: %w", err)
+	}
+	modelDir, err := hf.ResolveModel(r.Model.Path)
+	if err != nil {
+		return nil, fmt.Errorf("model.path: %w", err)
+	}
+	if s.Tok, err = tokenizer.Load(modelDir); err != nil {
+		return nil, fmt.Errorf("model.path: tokenizer: %w", err)
+	}
+	cfg := lmbff.Config{Mode: r.Task.FewShotType, Template: r.Task.Template, Mapping: r.Task.Mapping,
+		MaxLength: r.Task.MaxSeqLength, FirstSentLimit: r.Task.FirstSentLimit, OtherSentLimit: r.Task.OtherSentLimit,
+		TruncateHead: r.Task.TruncateHead, DoubleDemo: r.Task.DoubleDemo, NumSample: r.Task.NumSample,
+		NoAutoDemo: !r.Task.AutoDemo}
+	if s.Enc, err = lmbff.NewEncoder(s.Tok, s.Task, cfg); err != nil {
+		return nil, fmt.Errorf("task.template / task.mapping: %w", err)
+	}
+	prompt := r.Model.Head == recipe.HeadPrompt
+	if prompt {
+		ids, err := lmbff.LabelWordIDs(s.Tok, s.Task, r.Task.Mapping)
+		if err != nil {
+			return nil, fmt.Errorf("task.mapping: %w", err)
+		}
+		for _, id := range ids {
+			s.LabelWords = append(s.LabelWords, int64(id))
+		}
+	}
+	if err := s.loadData(); err != nil {
+		return nil, err
+	}
+	if err := s.loadModel(modelDir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadData reads and encodes the splits. Dev and test features draw their
+// demonstration contexts from numpy's stream seeded with the run seed, as
+// the reference builds its datasets right after set_seed.
+func (s *Session) loadData() error {
+	r := s.Recipe
+	load := func(split lmbff.Split) ([]lmbff.Example, error) {
+		ex, err := s.Task.Load(r.Task.DataDir, split)
+		if err != nil {
+			return nil, fmt.Errorf("task.data_dir: %w", err)
+		}
+		return ex, nil
+	}
+	train, err := load(lmbff.SplitTrain)
+	if err != nil {
+		return err
+	}
+	if s.Train, err = lmbff.NewDataset(s.Enc, lmbff.SplitTrain, train, train, nil); err != nil {
+		return fmt.Errorf("task.data_dir: %w", err)
+	}
+	rng := nprand.New(uint32(r.Optim.Seed))
+	if r.Eval.DoEval || r.Eval.DuringTraining {
+		dev, err := load(lmbff.SplitDev)
+		if err != nil {
+			return err
+		}
+		if s.Dev, err = lmbff.NewDataset(s.Enc, lmbff.SplitDev, train, dev, rng); err != nil {
+			return fmt.Errorf("task.data_dir: %w", err)
+		}
+	}
+	if r.Eval.DoPredict {
+		test, err := load(lmbff.SplitTest)
+		if err != nil {
+			return err
+		}
+		if s.Test, err = lmbff.NewDataset(s.Enc, lmbff.SplitTest, train, test, rng); err != nil {
+			return fmt.Errorf("task.data_dir: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadModel builds the model (from model.init_state when given, else from
+// the checkpoint with the missing head weights initialised), the objective
+// and the trainable list.
+func (s *Session) loadModel(modelDir string) error {
+	r := s.Recipe
+	opts := roberta.Options{Head: roberta.Prompt, NumLabels: s.Task.NumLabels(), Device: s.Device, InitSeed: uint64(r.Optim.Seed)}
+	kind := objective.Prompt
+	if r.Model.Head == recipe.HeadClassification {
+		opts.Head, kind = roberta.SeqCls, objective.Classifier
+	}
+	dt, err := torch.ParseDType(string(r.Model.DType))
+	if err != nil {
+		return fmt.Errorf("model.dtype: %w", err)
+	}
+	opts.DType = dt
+	if r.Model.InitState != "" {
+		cfg, err := hf.ReadConfig(modelDir)
+		if err != nil {
+			return fmt.Errorf("model.path: %w", err)
+		}
+		sd, err := hf.ReadSafetensors(r.Model.InitState)
+		if err != nil {
+			return fmt.Errorf("model.init_state: %w", err)
+		}
+		if s.Model, err = roberta.FromStateDict(cfg, sd, r.Model.InitState, opts); err != nil {
+			return fmt.Errorf("model.init_state: %w", err)
+		}
+	} else if s.Model, err = roberta.Load(modelDir, "", opts); err != nil {
+		return fmt.Errorf("model.path: %w", err)
+	}
+	if s.Objective, err = objective.New(s.Model, objective.Options{Kind: kind, LabelWords: s.LabelWords,
+		NegAccuracy: r.Method.Loss == recipe.LossNegAcc}); err != nil {
+		return err
+	}
+	if opts.Head == roberta.Prompt && !r.Quirks().TrainUnusedHeads {
+		// The prompt loss never reads the pooler or the classifier: the
+		// reference perturbs and decays them anyway (noise, and time).
+		if _, err := s.Model.Params.Freeze(`^roberta\.pooler\.`, `^classifier\.`); err != nil {
+			return err
+		}
+	}
+	if s.Params, err = s.Model.Params.TrainableList(); err != nil {
+		return err
+	}
+	for _, p := range s.Model.Params.Trainable() {
+		s.Names = append(s.Names, p.Name)
+	}
+	return nil
+}
+
+// Describe is what `mezo run --dry-run` prints about a session.
+func (s *Session) Describe() string {
+	var b strings.Builder
+	all, trainable, _ := s.Model.Params.Numel()
+	fmt.Fprintf(&b, "model      %s (%d layers, hidden %d), %s head, on %v\n", s.Recipe.Model.Path, s.Model.Config.Layers,
+		s.Model.Config.Hidden, s.Recipe.Model.Head, s.Device)
+	fmt.Fprintf(&b, "parameters %d trainable of %d, in %d tensors:\n", trainable, all, len(s.Names))
+	for _, n := range s.Names {
+		fmt.Fprintf(&b, "  %s\n", n)
+	}
+	size := func(d *lmbff.Dataset) string {
+		if d == nil {
+			return "-"
+		}
+		return fmt.Sprint(d.Len())
+	}
+	fmt.Fprintf(&b, "data       %s (%s): train %s, dev %s, test %s\n", s.Task.Name, filepath.Clean(s.Recipe.Task.DataDir),
+		size(s.Train), size(s.Dev), size(s.Test))
+	if len(s.LabelWords) > 0 {
+		fmt.Fprintf(&b, "labels     %s → ids %v\n", s.Recipe.Task.Mapping, s.LabelWords)
+	}
+	o := s.Recipe.Optim
+	per := (s.Train.Len() + o.BatchSize - 1) / o.BatchSize
+	fmt.Fprintf(&b, "budget     %s: max_steps %d, max_zo_forward_steps %d, batch %d (%d batches per epoch), eval every %d\n",
+		s.Recipe.Method.Kind, o.MaxSteps, o.MaxZOForwardSteps, o.BatchSize, per, s.Recipe.Eval.Steps)
+	return b.String()
+}
