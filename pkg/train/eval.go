@@ -34,6 +34,13 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 	if d == nil {
 		return nil, fmt.Errorf("train: no %s split loaded", split)
 	}
+	if s.global != nil {
+		// The evaluation DataLoader's iterator draws its base seed from
+		// torch's global generator, which fine-tuning's dropout also uses.
+		if _, err := s.global.Random64(); err != nil {
+			return nil, err
+		}
+	}
 	bs := s.Recipe.Eval.BatchSize
 	C := s.Objective.Classes()
 	rec := &EvalRecord{Step: step, Split: split, Classes: C}

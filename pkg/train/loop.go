@@ -91,6 +91,8 @@ func Loop(s *Session, h Hooks, teacher *Teacher) (*Outcome, error) {
 		return nil, err
 	}
 	defer global.Close()
+	s.global = global
+	defer func() { s.global = nil }()
 	samplerSeed, err := global.Random64()
 	if err != nil {
 		return nil, err

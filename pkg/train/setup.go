@@ -38,6 +38,8 @@ type Session struct {
 	// stream's order); Names their names.
 	Params *torch.ParamList
 	Names  []string
+	// global is torch's global generator of the running loop (nil outside).
+	global *torch.Generator
 }
 
 // Close frees the session's tensors.
