@@ -14,12 +14,12 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/pkg/data/batch"
+	"github.com/gomezo/gomezo/pkg/envinfo"
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/roberta"
 	"github.com/gomezo/gomezo/pkg/objective"
@@ -227,7 +227,7 @@ func Run(o Options) (*Result, error) {
 			res.BLAS += " (" + bl.Core + ")"
 		}
 	}
-	res.PeakRSSBytes = PeakRSS()
+	res.PeakRSSBytes = envinfo.PeakRSS()
 	return res, nil
 }
 
@@ -248,16 +248,6 @@ func syntheticBatch(B, L, vocab int) *batch.Batch {
 		b.Labels = append(b.Labels, int64(r%2))
 	}
 	return b
-}
-
-// PeakRSS is the process's maximum resident set size in bytes (Linux
-// getrusage reports KiB), or 0 when unavailable.
-func PeakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024
 }
 
 // WriteTable writes r for people.

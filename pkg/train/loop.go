@@ -28,14 +28,14 @@ type Hooks struct {
 
 // LogRecord is a training log entry.
 type LogRecord struct {
-	Step     int // global step the entry carries
-	Seed     uint64
-	Loss     float32 // MeZO: ℓ+; FT: mean training loss since the last log
+	Step                          int // global step the entry carries
+	Seed                          uint64
+	Loss                          float32 // MeZO: ℓ+; FT: mean training loss since the last log
 	LossPlus, LossMinus, ProjGrad float32
-	GradNorm float64
-	LR       float64
-	Forwards int
-	Elapsed  float64
+	GradNorm                      float64
+	LR                            float64
+	Forwards                      int
+	Elapsed                       float64
 }
 
 // Outcome is what a run ended with.
@@ -215,14 +215,14 @@ train:
 					ftLossSum, ftLossN = 0, 0
 				}
 			}
-			switch {
-			case over(out.GlobalStep, maxSteps):
-				out.StoppedBy = "max_steps"
-			case fwdBudget():
-				out.StoppedBy = "max_zo_forward_steps"
-			}
-			if out.StoppedBy != "" {
-				break train
+			// The reference tests the budget before the evaluation schedule
+			// (so a run stopped by its forward budget skips that step's
+			// evaluation); otherwise the last step is evaluated first.
+			if q.StopPastBudget {
+				out.StoppedBy = stopReason(over(out.GlobalStep, maxSteps), fwdBudget())
+				if out.StoppedBy != "" {
+					break train
+				}
 			}
 			if r.Eval.DuringTraining && r.Eval.Steps > 0 && out.GlobalStep%r.Eval.Steps == 0 && s.Dev != nil {
 				ev, err := s.Evaluate(s.Dev, "dev", out.GlobalStep)
@@ -239,6 +239,9 @@ train:
 						return nil, err
 					}
 				}
+			}
+			if out.StoppedBy = stopReason(over(out.GlobalStep, maxSteps), fwdBudget()); out.StoppedBy != "" {
+				break train
 			}
 		}
 		if len(batches) > 0 && len(batches[len(batches)-1]) == o.BatchSize {
@@ -258,6 +261,17 @@ train:
 		}
 	}
 	return out, s.finalEvals(out, h)
+}
+
+// stopReason names the budget that ends a run, or "".
+func stopReason(steps, forwards bool) string {
+	switch {
+	case steps:
+		return "max_steps"
+	case forwards:
+		return "max_zo_forward_steps"
+	}
+	return ""
 }
 
 // finalEvals evaluates dev and test with the model as it now is.

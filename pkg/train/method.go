@@ -15,11 +15,11 @@ import (
 
 // StepRecord is what one update measured.
 type StepRecord struct {
-	Step  int      // 1-based update index
-	Epoch int      // 0-based epoch
-	Batch []int    // example indices of the batch (rows of the train file)
-	Seed  uint64   // MeZO's step seed
-	LR    float64  // learning rate of this update
+	Step  int     // 1-based update index
+	Epoch int     // 0-based epoch
+	Batch []int   // example indices of the batch (rows of the train file)
+	Seed  uint64  // MeZO's step seed
+	LR    float64 // learning rate of this update
 	// MeZO: the two losses and the projected gradient.
 	LossPlus, LossMinus, ProjGrad float32
 	// FT: the training loss and the gradient norm before clipping.

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/recipe"
+	"github.com/gomezo/gomezo/pkg/train"
+)
+
+// `mezo run RECIPE.yaml`: a whole run (MeZO, fine-tuning or zero-shot) from
+// a recipe, written to its run directory.
+func init() {
+	register(&cli.Command{
+		Name:  "run",
+		Usage: "run a recipe: train (MeZO or fine-tuning) or evaluate zero-shot, writing metrics.jsonl and result.json",
+		UsageText: "mezo run RECIPE.yaml [--set PATH=VALUE ...] [--dry-run] [--overwrite] [--device D] [--threads N]\n" +
+			"   e.g. mezo run recipes/paper/mezo-SST-2-k16.yaml --set model.path=roberta-large --set task.data_dir=data/k-shot/SST-2/16-42",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "set", Usage: "override a recipe field: `PATH=VALUE` on its YAML path (repeatable)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the resolved recipe, the trainable parameters, the data sizes and the budget, then exit"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing run directory"},
+			&cli.StringFlag{Name: "device", Usage: "`DEVICE` to run on (cpu, cuda, cuda:N); overrides runtime.device"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress lines"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cli.Exit("run: takes one recipe file", 2)
+			}
+			sets := c.StringSlice("set")
+			if d := c.String("device"); d != "" {
+				sets = append(sets, "runtime.device="+d)
+			}
+			r, err := recipe.Load(c.Args().First(), sets...)
+			if err != nil {
+				return err
+			}
+			if err := applyRecipeThreads(c, r); err != nil {
+				return err
+			}
+			w := c.App.Writer
+			if c.Bool("dry-run") {
+				y, err := r.Marshal()
+				if err != nil {
+					return err
+				}
+				s, err := train.NewSession(r)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				fmt.Fprintf(w, "# resolved recipe\n%s\n# session\n%s", y, s.Describe())
+				return nil
+			}
+			o := train.RunOptions{Overwrite: c.Bool("overwrite")}
+			if !c.Bool("quiet") {
+				o.Log = w
+			}
+			res, err := train.Run(r, o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "run %s: %s on %s, %d steps (%s), %d forward passes\n", res.Name, res.Method, res.Task, res.GlobalStep, orDash(res.StoppedBy), res.Forwards)
+			for _, sp := range []struct {
+				name string
+				m    map[string]any
+			}{{"dev", res.Dev}, {"test", res.Test}} {
+				if sp.m != nil {
+					fmt.Fprintf(w, "  %s: %s %.4f (%v/%v), loss %.6f\n", sp.name, sp.m["objective_name"], sp.m["objective"], sp.m["correct"], sp.m["examples"], sp.m["loss"])
+				}
+			}
+			fmt.Fprintf(w, "  results in %s\n", filepath.Join(r.Output.Dir, train.ResultFile))
+			return nil
+		},
+	})
+	register(&cli.Command{
+		Name:      "eval",
+		Usage:     "evaluate a finished run's best model on dev or test",
+		UsageText: "mezo eval RUN_DIR [--split dev|test] [--device D]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "split", Value: "test", Usage: "`SPLIT`: dev or test"},
+			&cli.StringFlag{Name: "device", Usage: "`DEVICE` to run on; overrides the run's"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cli.Exit("eval: takes one run directory", 2)
+			}
+			dir := c.Args().First()
+			best := filepath.Join(dir, train.BestFile)
+			if _, err := os.Stat(best); err != nil {
+				return fmt.Errorf("eval: %s has no %s (run with output.save_best: true)", dir, train.BestFile)
+			}
+			split := c.String("split")
+			if split != "dev" && split != "test" {
+				return fmt.Errorf("eval: --split %q: want dev or test", split)
+			}
+			sets := []string{"model.init_state=" + best, "eval.during_training=false",
+				"eval.do_eval=" + fmt.Sprint(split == "dev"), "eval.do_predict=" + fmt.Sprint(split == "test")}
+			if d := c.String("device"); d != "" {
+				sets = append(sets, "runtime.device="+d)
+			}
+			r, err := recipe.Load(filepath.Join(dir, train.RecipeFile), sets...)
+			if err != nil {
+				return err
+			}
+			s, err := train.NewSession(r)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			d := s.Dev
+			if split == "test" {
+				d = s.Test
+			}
+			ev, err := s.Evaluate(d, split, 0)
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"split": split, "loss": ev.Loss, "correct": ev.Correct, "examples": len(ev.Labels), "objective": ev.Objective}
+			for _, m := range ev.Metrics {
+				out[m.Name] = m.Value
+			}
+			return json.NewEncoder(c.App.Writer).Encode(out)
+		},
+	})
+}
+
+// applyRecipeThreads uses runtime.threads from the recipe when --threads
+// was not given on the command line.
+func applyRecipeThreads(c *cli.Context, r *recipe.Recipe) error {
+	if r.Runtime.Threads > 0 && !c.IsSet("threads") {
+		return torch.SetNumThreads(r.Runtime.Threads)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,276 @@
+package train
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/atomicfile"
+	"github.com/gomezo/gomezo/pkg/envinfo"
+	"github.com/gomezo/gomezo/pkg/recipe"
+)
+
+// The files of a run directory.
+const (
+	RecipeFile  = "recipe.yaml"   // the resolved recipe
+	MetricsFile = "metrics.jsonl" // one JSON object per line: train and eval
+	ResultFile  = "result.json"   // the outcome
+	BestFile    = "best.safetensors"
+)
+
+// RunOptions control Run.
+type RunOptions struct {
+	// Overwrite allows a run directory that already holds files.
+	Overwrite bool
+	// Log receives one line per training log entry and evaluation (nil:
+	// silent).
+	Log io.Writer
+	// Teacher forces recorded values (reference replays); nil for runs.
+	Teacher *Teacher
+	// Hooks are called besides the run's own outputs.
+	Hooks Hooks
+}
+
+// Result is result.json.
+type Result struct {
+	Name       string         `json:"name"`
+	Method     string         `json:"method"`
+	Task       string         `json:"task"`
+	BestStep   *int           `json:"best_step"`
+	Dev        map[string]any `json:"dev,omitempty"`
+	Test       map[string]any `json:"test,omitempty"`
+	StoppedBy  string         `json:"stopped_by,omitempty"`
+	GlobalStep int            `json:"global_step"`
+	Forwards   int            `json:"forward_passes"`
+	// TrainedParameters names the parameter set the run trained.
+	TrainedParameters []string       `json:"trained_parameters,omitempty"`
+	Recipe            map[string]any `json:"recipe"`
+	Versions          struct {
+		Gomezo   string `json:"gomezo"`
+		Libtorch string `json:"libtorch"`
+	} `json:"versions"`
+	Device          string  `json:"device"`
+	PeakMemoryBytes int64   `json:"peak_memory_bytes"`
+	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
+	MedianStepS     float64 `json:"median_step_s"`
+	ElapsedS        float64 `json:"elapsed_s"`
+}
+
+// CheckRunDir refuses a run directory that holds files unless overwrite.
+func CheckRunDir(dir string, overwrite bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("output.dir: %w", err)
+	}
+	if len(entries) > 0 && !overwrite {
+		return fmt.Errorf("output.dir: %s already holds a run (%d files); pass --overwrite to replace it, or set output.dir", dir, len(entries))
+	}
+	return nil
+}
+
+// Run executes a recipe end to end and writes its run directory:
+// recipe.yaml, metrics.jsonl, result.json and, with output.save_best, the
+// best model in safetensors. Every file but the line-by-line metrics.jsonl
+// is written atomically.
+func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
+	start := time.Now()
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	dir := r.Output.Dir
+	if err := CheckRunDir(dir, o.Overwrite || r.Output.Overwrite); err != nil {
+		return nil, err
+	}
+	s, err := NewSession(r)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if o.Overwrite || r.Output.Overwrite {
+		for _, f := range []string{RecipeFile, MetricsFile, ResultFile, BestFile} {
+			os.Remove(filepath.Join(dir, f))
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("output.dir: %w", err)
+	}
+	y, err := r.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, RecipeFile), y); err != nil {
+		return nil, err
+	}
+	mf, err := os.Create(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer mf.Close()
+	ml := &metricsLog{f: mf, w: bufio.NewWriter(mf)}
+	hooks := Hooks{
+		Step: o.Hooks.Step,
+		Log: func(l LogRecord) {
+			ml.train(r.Method.Kind, l)
+			if o.Log != nil {
+				if r.Method.Kind == recipe.MeZO {
+					fmt.Fprintf(o.Log, "step %d: ℓ+ %.6f ℓ− %.6f g %.4g lr %g forwards %d (%.1f s)\n", l.Step, l.LossPlus, l.LossMinus, l.ProjGrad, l.LR, l.Forwards, l.Elapsed)
+				} else {
+					fmt.Fprintf(o.Log, "step %d: loss %.6f grad norm %.4g lr %g (%.1f s)\n", l.Step, l.Loss, l.GradNorm, l.LR, l.Elapsed)
+				}
+			}
+			if o.Hooks.Log != nil {
+				o.Hooks.Log(l)
+			}
+		},
+		Eval: func(ev *EvalRecord, s *Session) {
+			ml.eval(ev)
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "eval %s at step %d: loss %.6f, %s %.4f (%d/%d)%s\n", ev.Split, ev.Step, ev.Loss, ev.ObjectiveName,
+					ev.Objective, ev.Correct, len(ev.Labels), map[bool]string{true: " [final]", false: ""}[ev.Final])
+			}
+			if o.Hooks.Eval != nil {
+				o.Hooks.Eval(ev, s)
+			}
+		},
+	}
+	if r.Method.Kind != recipe.ZeroShot && o.Log != nil {
+		fmt.Fprintf(o.Log, "training %d of %d parameter tensors (%s) with %s\n", len(s.Names), s.Model.Params.Len(), trainedSet(s), r.Method.Kind)
+	}
+	out, err := Loop(s, hooks, o.Teacher)
+	if ferr := ml.flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Output.SaveBest {
+		if err := s.Model.Save(filepath.Join(dir, BestFile), map[string]string{"gomezo_best_step": fmt.Sprint(out.BestStep)}); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Name: r.Name, Method: string(r.Method.Kind), Task: r.Task.Name, StoppedBy: out.StoppedBy,
+		GlobalStep: out.GlobalStep, Forwards: out.Forwards, Device: s.Device.String(), MedianStepS: median(out.StepTimes)}
+	if out.BestStep >= 0 {
+		b := out.BestStep
+		res.BestStep = &b
+	}
+	if r.Method.Kind != recipe.ZeroShot {
+		res.TrainedParameters = s.Names
+	}
+	res.Dev, res.Test = evalSummary(out.Dev), evalSummary(out.Test)
+	if err := yaml.Unmarshal(y, &res.Recipe); err != nil {
+		return nil, err
+	}
+	res.Versions.Gomezo = version()
+	res.Versions.Libtorch, _ = torch.Version()
+	res.PeakRSSBytes = envinfo.PeakRSS()
+	res.PeakMemoryBytes = res.PeakRSSBytes
+	if s.Device.CUDA {
+		if _, p, err := torch.CUDAMemory(s.Device); err == nil {
+			res.PeakMemoryBytes = p
+		}
+	}
+	res.ElapsedS = time.Since(start).Seconds()
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return res, atomicfile.WriteFile(filepath.Join(dir, ResultFile), append(js, '\n'))
+}
+
+// trainedSet says in words which parameters a session trains.
+func trainedSet(s *Session) string {
+	if len(s.Names) == s.Model.Params.Len() {
+		return "every parameter"
+	}
+	return "all but the unused pooler and classifier"
+}
+
+// evalSummary is an evaluation as result.json and metrics.jsonl hold it.
+func evalSummary(ev *EvalRecord) map[string]any {
+	if ev == nil {
+		return nil
+	}
+	m := map[string]any{"loss": ev.Loss, "objective": ev.Objective, "objective_name": ev.ObjectiveName,
+		"correct": ev.Correct, "examples": len(ev.Labels), "step": ev.Step}
+	for _, x := range ev.Metrics {
+		m[x.Name] = x.Value
+	}
+	return m
+}
+
+// metricsLog writes metrics.jsonl: one complete line per write, flushed
+// and synced at every evaluation and at the end.
+type metricsLog struct {
+	f   *os.File
+	w   *bufio.Writer
+	err error
+}
+
+func (m *metricsLog) line(v map[string]any) {
+	if m.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		m.err = err
+		return
+	}
+	if _, err := m.w.Write(append(b, '\n')); err != nil {
+		m.err = err
+	}
+}
+
+func (m *metricsLog) train(kind recipe.Kind, l LogRecord) {
+	v := map[string]any{"kind": "train", "step": l.Step, "lr": l.LR, "elapsed_s": l.Elapsed}
+	if kind == recipe.MeZO {
+		v["seed"], v["loss_plus"], v["loss_minus"], v["projected_grad"], v["forward_passes"] = l.Seed, l.LossPlus, l.LossMinus, l.ProjGrad, l.Forwards
+	} else {
+		v["loss"], v["grad_norm"] = l.Loss, l.GradNorm
+	}
+	m.line(v)
+}
+
+func (m *metricsLog) eval(ev *EvalRecord) {
+	v := evalSummary(ev)
+	v["kind"], v["split"], v["final"] = "eval", ev.Split, ev.Final
+	m.line(v)
+	if m.err == nil {
+		m.err = m.flush()
+	}
+}
+
+func (m *metricsLog) flush() error {
+	if m.err != nil {
+		return m.err
+	}
+	if err := m.w.Flush(); err != nil {
+		return err
+	}
+	return m.f.Sync()
+}
+
+// version is the module version the binary was built from.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return bi.Main.Version + " (" + s.Value + ")"
+			}
+		}
+		return bi.Main.Version
+	}
+	return "unknown"
+}
