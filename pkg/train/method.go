@@ -8,6 +8,7 @@ import (
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/pkg/data/batch"
 	"github.com/gomezo/gomezo/pkg/model/roberta"
+	"github.com/gomezo/gomezo/pkg/objective"
 	"github.com/gomezo/gomezo/pkg/optim"
 	"github.com/gomezo/gomezo/pkg/recipe"
 	"github.com/gomezo/gomezo/pkg/zo"
@@ -80,7 +81,9 @@ func (m *MeZO) Close() error { return nil }
 // (dropout on, masks from the run's global generator), backward, gradient
 // clipping, an optimizer step at the schedule's rate, zero_grad.
 type FineTune struct {
-	Session *Session
+	Objective *objective.Objective
+	// Params are the trainable tensors (requires_grad set), Opt's list.
+	Params  *torch.ParamList
 	Opt     *torch.Optimizer
 	Sched   optim.Schedule
 	MaxNorm float64
@@ -115,7 +118,7 @@ func NewFineTune(s *Session, global *torch.Generator, totalSteps int) (*FineTune
 		opt.Close()
 		return nil, err
 	}
-	return &FineTune{Session: s, Opt: opt, Sched: sched, MaxNorm: o.MaxGradNorm, Dropout: global,
+	return &FineTune{Objective: s.Objective, Params: s.Params, Opt: opt, Sched: sched, MaxNorm: o.MaxGradNorm, Dropout: global,
 		Train: s.Recipe.Model.TrainDropout}, nil
 }
 
@@ -126,7 +129,7 @@ func (f *FineTune) Step(b *batch.Batch, _ uint64, k int) (StepRecord, error) {
 	if f.Train {
 		fo.DropoutGen = f.Dropout
 	}
-	loss, _ := f.Session.Objective.Forward(sc, b, fo)
+	loss, _ := f.Objective.Forward(sc, b, fo)
 	if err := sc.Err(); err != nil {
 		sc.Close()
 		return StepRecord{}, err
@@ -143,14 +146,14 @@ func (f *FineTune) Step(b *batch.Batch, _ uint64, k int) (StepRecord, error) {
 		return rec, &zo.NonFiniteError{What: "fine-tuning loss", Value: float32(lv)}
 	}
 	if f.MaxNorm > 0 {
-		if rec.GradNorm, err = f.Session.Params.ClipGradNorm(f.MaxNorm); err != nil {
+		if rec.GradNorm, err = f.Params.ClipGradNorm(f.MaxNorm); err != nil {
 			return rec, err
 		}
 	}
 	if err := f.Opt.Step(rec.LR); err != nil {
 		return rec, err
 	}
-	return rec, f.Session.Params.ZeroGrad(false)
+	return rec, f.Params.ZeroGrad(false)
 }
 
 // ForwardsPerStep is 0: fine-tuning is outside the ZO forward budget.
