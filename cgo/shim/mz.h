@@ -243,6 +243,9 @@ mz_err mz_generator_free(mz_generator g);
 /* generator_random64: torch.empty((), dtype=torch.int64).random_() from g
  * (how a DataLoader draws its base seed from the global generator). */
 mz_err mz_generator_random64(mz_generator g, int64_t *out);
+/* generator_fill: in place from g, as torch's init functions draw: kind 0
+ * normal_(mean a, std b), kind 1 uniform_(from a, to b). */
+mz_err mz_generator_fill(mz_generator g, mz_tensor t, int kind, double a, double b);
 /* generator_randperm: torch.randperm(n, generator=g) into out[n] (the
  * order a RandomSampler with its own generator yields). */
 mz_err mz_generator_randperm(mz_generator g, int64_t n, int64_t *out);

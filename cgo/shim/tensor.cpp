@@ -60,6 +60,19 @@ mz_err mz_generator_random64(mz_generator g, int64_t *out) {
   })
 }
 
+mz_err mz_generator_fill(mz_generator g, mz_tensor t, int kind, double a, double b) {
+  MZ_TRY({
+    if (g == nullptr) throw std::invalid_argument("nil generator");
+    at::NoGradGuard ng;
+    auto &x = mz::T(t);
+    switch (kind) {
+      case 0: x.normal_(a, b, g->g); break;
+      case 1: x.uniform_(a, b, g->g); break;
+      default: throw std::invalid_argument("unknown fill kind " + std::to_string(kind));
+    }
+  })
+}
+
 mz_err mz_generator_randperm(mz_generator g, int64_t n, int64_t *out) {
   MZ_TRY({
     if (g == nullptr) throw std::invalid_argument("nil generator");

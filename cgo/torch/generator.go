@@ -104,3 +104,24 @@ func (g *Generator) SetState(st []byte) error {
 	}
 	return check("generator_set_state", C.mz_generator_set_state(g.h, (*C.uint8_t)(unsafe.Pointer(&st[0])), C.int64_t(len(st))))
 }
+
+// FillNormal draws t in place from g as t.normal_(mean, std, generator=g).
+func (g *Generator) FillNormal(t *Tensor, mean, std float64) error {
+	return g.fill(t, 0, mean, std)
+}
+
+// FillUniform draws t in place from g as t.uniform_(from, to, generator=g).
+func (g *Generator) FillUniform(t *Tensor, from, to float64) error {
+	return g.fill(t, 1, from, to)
+}
+
+func (g *Generator) fill(t *Tensor, kind int, a, b float64) error {
+	if g == nil || g.h == nil {
+		return ErrClosed
+	}
+	h, err := t.handle()
+	if err != nil {
+		return err
+	}
+	return check("generator_fill", C.mz_generator_fill(g.h, h, C.int(kind), C.double(a), C.double(b)))
+}

@@ -154,7 +154,10 @@ func (s *Session) loadData() error {
 // and the trainable list.
 func (s *Session) loadModel(modelDir string) error {
 	r := s.Recipe
-	opts := roberta.Options{Head: roberta.Prompt, NumLabels: s.Task.NumLabels(), Device: s.Device, InitSeed: uint64(r.Optim.Seed)}
+	// A prompt model's missing pooler and classifier are drawn as the
+	// reference draws them after set_seed(seed) (bit for bit on the CPU).
+	opts := roberta.Options{Head: roberta.Prompt, NumLabels: s.Task.NumLabels(), Device: s.Device,
+		InitSeed: uint64(r.Optim.Seed), ReferenceInit: true}
 	kind := objective.Prompt
 	if r.Model.Head == recipe.HeadClassification {
 		opts.Head, kind = roberta.SeqCls, objective.Classifier

@@ -151,7 +151,7 @@ func fromSource(c *hf.Config, src *tensorSource, source string, opts Options) (*
 	if err := exp.CheckNames(src.names, src.infoOf); err != nil {
 		return nil, err
 	}
-	return build(cfg, opts, source, func(i int, sp spec) (*torch.Tensor, error) {
+	m, err := build(cfg, opts, source, func(i int, sp spec) (*torch.Tensor, error) {
 		name := sp.name
 		if !src.has(name) && name == "lm_head.decoder.weight" {
 			name = "roberta.embeddings.word_embeddings.weight"
@@ -168,6 +168,18 @@ func fromSource(c *hf.Config, src *tensorSource, source string, opts Options) (*
 		}
 		return nn.FromHF(t, opts.DType, opts.Device)
 	})
+	if err != nil || !opts.ReferenceInit || opts.Head != Prompt {
+		return m, err
+	}
+	missing := map[string]bool{}
+	for _, n := range []string{"roberta.pooler.dense.weight", "roberta.pooler.dense.bias", "classifier.weight", "classifier.bias"} {
+		missing[n] = !src.has(n)
+	}
+	if err := referenceHeadInit(m, opts.InitSeed, missing); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
 }
 
 // generated reports whether a parameter may be missing from a checkpoint

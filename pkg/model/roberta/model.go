@@ -57,6 +57,11 @@ type Options struct {
 	// those a checkpoint lacks (pooler, classifier) or all of them for New.
 	// Weights are N(0, initializer_range), biases 0, LayerNorm (1, 0).
 	InitSeed uint64
+	// ReferenceInit initialises a prompt model's missing pooler and
+	// classifier as the reference does from torch's global generator
+	// seeded with InitSeed (the run seed), bit for bit on the CPU, instead
+	// of from per-tensor seeds.
+	ReferenceInit bool
 }
 
 func (o Options) withDefaults() Options {
