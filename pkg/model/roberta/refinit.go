@@ -136,4 +136,3 @@ func copyInto(dst, src *torch.Tensor) error {
 	defer b.Close()
 	return a.CopyFrom(b)
 }
-
