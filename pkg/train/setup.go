@@ -58,6 +58,9 @@ func NewSession(r *recipe.Recipe) (*Session, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
+	if err := unsupported(r); err != nil {
+		return nil, err
+	}
 	if err := r.CheckPaths(); err != nil {
 		return nil, err
 	}
@@ -106,6 +109,35 @@ func NewSession(r *recipe.Recipe) (*Session, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// unsupported names the recipe fields this loop cannot run yet, all at
+// once, rather than ignoring them.
+func unsupported(r *recipe.Recipe) error {
+	var errs []error
+	no := func(field, why string) { errs = append(errs, fmt.Errorf("%s: %s is not supported by mezo run yet", field, why)) }
+	m := r.Method
+	if m.Kind == recipe.MeZO {
+		if m.TrainerOptim {
+			no("method.trainer_optim", "the trainer-optimizer ZO path")
+		}
+		if !m.Efficient {
+			no("method.efficient", "the stored-z (non-efficient) path")
+		}
+		if m.Samples > 1 || m.SampleSchedule != recipe.SamplesNone && m.SampleSchedule != "" {
+			no("method.samples", "n-SPSA")
+		}
+		if m.ClipGrad {
+			no("method.clip_grad", "clipping the ZO estimate")
+		}
+	}
+	if r.Runtime.ZStream != "" && r.Runtime.ZStream != recipe.ZTorch {
+		no("runtime.z_stream", string(r.Runtime.ZStream))
+	}
+	if r.Optim.GradientAccumulationSteps > 1 {
+		no("optim.gradient_accumulation_steps", "gradient accumulation")
+	}
+	return errors.Join(errs...)
 }
 
 // loadData reads and encodes the splits. Dev and test features draw their
