@@ -1,0 +1,61 @@
+package train_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gomezo/gomezo/internal/reftest"
+	"github.com/gomezo/gomezo/internal/testenv"
+	"github.com/gomezo/gomezo/pkg/recipe"
+	"github.com/gomezo/gomezo/pkg/train"
+)
+
+// tinyRecipe is a MeZO recipe on the reference-run fixture's model and the
+// SST-2 split it was run on.
+func tinyRecipe(t *testing.T, sets ...string) *recipe.Recipe {
+	t.Helper()
+	y := "model:\n  path: " + testenv.SharedPath(t, "fixtures", "mezo-reference-run", "model") +
+		"\ntask:\n  name: SST-2\n  data_dir: " + testenv.SharedPath(t, "data", "k-shot", "SST-2", "16-13") +
+		"\nmethod:\n  kind: mezo\noptim:\n  batch_size: 16\n  max_steps: 4\neval:\n  steps: 2\n  do_predict: false\noutput:\n  dir: " + t.TempDir() + "\n"
+	r, err := recipe.Parse("tiny.yaml", []byte(y), sets...)
+	reftest.Must(t, err)
+	return r
+}
+
+// TestNonFiniteLossStops: a learning rate that blows the weights up stops
+// the run with an error that says what went non-finite, at which step and
+// with which seed.
+func TestNonFiniteLossStops(t *testing.T) {
+	s, err := train.NewSession(tinyRecipe(t, "optim.lr=1e30"))
+	reftest.Must(t, err)
+	defer s.Close()
+	_, err = train.Loop(s, train.Hooks{}, nil)
+	if err == nil {
+		t.Fatal("a run whose loss went non-finite did not stop")
+	}
+	for _, want := range []string{"step", "seed", "loss"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if !strings.Contains(err.Error(), "NaN") && !strings.Contains(err.Error(), "Inf") {
+		t.Errorf("error %q does not say NaN or Inf", err)
+	}
+}
+
+// TestUnsupportedFieldsRefused: fields the loop cannot honour yet are
+// errors naming each, not silently ignored.
+func TestUnsupportedFieldsRefused(t *testing.T) {
+	for _, c := range []struct {
+		sets []string
+		want string
+	}{
+		{[]string{"method.efficient=false"}, "method.efficient"},
+		{[]string{"method.kind=ft", "optim.gradient_accumulation_steps=2"}, "optim.gradient_accumulation_steps"},
+	} {
+		_, err := train.NewSession(tinyRecipe(t, c.sets...))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one naming %s", c.sets, err, c.want)
+		}
+	}
+}
