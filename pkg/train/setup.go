@@ -115,7 +115,9 @@ func NewSession(r *recipe.Recipe) (*Session, error) {
 // once, rather than ignoring them.
 func unsupported(r *recipe.Recipe) error {
 	var errs []error
-	no := func(field, why string) { errs = append(errs, fmt.Errorf("%s: %s is not supported by mezo run yet", field, why)) }
+	no := func(field, why string) {
+		errs = append(errs, fmt.Errorf("%s: %s is not supported by mezo run yet", field, why))
+	}
 	m := r.Method
 	if m.Kind == recipe.MeZO {
 		if m.TrainerOptim {
