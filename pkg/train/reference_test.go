@@ -1,10 +1,10 @@
 package train_test
 
 import (
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -220,7 +220,7 @@ func checkRun(t *testing.T, dir string, forced bool) {
 	}
 	for k := 0; k < min(len(steps), len(want.Steps)); k++ {
 		g, w := steps[k], want.Steps[k]
-		if !equalInts(g.Batch, w.Batch) {
+		if !slices.Equal(g.Batch, w.Batch) {
 			t.Fatalf("step %d: batch %v, reference %v", k+1, g.Batch, w.Batch)
 		}
 		if r.Method.Kind == recipe.MeZO {
@@ -261,7 +261,7 @@ func checkRun(t *testing.T, dir string, forced bool) {
 			wantLog = append(wantLog, int(e["step"].(float64)))
 		}
 	}
-	if !equalInts(logSteps, wantLog) {
+	if !slices.Equal(logSteps, wantLog) {
 		t.Errorf("log steps %v, reference %v", logSteps, wantLog)
 	}
 	if out.GlobalStep != want.GlobalStep || out.Forwards != want.Forwards {
@@ -314,18 +314,6 @@ func checkRun(t *testing.T, dir string, forced bool) {
 	}
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func abs(x int) int {
 	if x < 0 {
 		return -x
@@ -333,4 +321,3 @@ func abs(x int) int {
 	return x
 }
 
-var _ = json.Marshal
