@@ -320,4 +320,3 @@ func abs(x int) int {
 	}
 	return x
 }
-
