@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,7 +24,7 @@ func init() {
 		UsageText: "mezo run RECIPE.yaml [--set PATH=VALUE ...] [--dry-run] [--overwrite] [--device D] [--threads N]\n" +
 			"   e.g. mezo run recipes/paper/mezo-SST-2-k16.yaml --set model.path=roberta-large --set task.data_dir=data/k-shot/SST-2/16-42",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "set", Usage: "override a recipe field: `PATH=VALUE` on its YAML path (repeatable)"},
+			&setFlag{GenericFlag: cli.GenericFlag{Name: "set", Usage: "override a recipe field: `PATH=VALUE` on its YAML path (repeatable)"}},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the resolved recipe, the trainable parameters, the data sizes and the budget, then exit"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing run directory"},
 			&cli.StringFlag{Name: "device", Usage: "`DEVICE` to run on (cpu, cuda, cuda:N); overrides runtime.device"},
@@ -32,7 +34,10 @@ func init() {
 			if c.NArg() != 1 {
 				return cli.Exit("run: takes one recipe file", 2)
 			}
-			sets := c.StringSlice("set")
+			var sets []string
+			if v, ok := c.Generic("set").(*recipeSets); ok {
+				sets = append(sets, *v...)
+			}
 			if d := c.String("device"); d != "" {
 				sets = append(sets, "runtime.device="+d)
 			}
@@ -144,4 +149,22 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// recipeSets holds the --set overrides verbatim, one per flag. A
+// StringSliceFlag would split each value at commas and trim spaces, so
+// --set task.mapping={'0':'bad','1':'good'} became two overrides.
+type recipeSets []string
+
+func (s *recipeSets) Set(v string) error { *s = append(*s, v); return nil }
+func (s *recipeSets) String() string     { return strings.Join(*s, " ") }
+
+// setFlag is the repeatable --set flag. Each parse gets a fresh recipeSets:
+// commands are built once, at init, and a GenericFlag's Value would
+// otherwise keep the overrides of an earlier run in the same process.
+type setFlag struct{ cli.GenericFlag }
+
+func (f *setFlag) Apply(set *flag.FlagSet) error {
+	f.Value = new(recipeSets)
+	return f.GenericFlag.Apply(set)
 }
