@@ -45,8 +45,8 @@ func newRunFixture(t *testing.T) runFixture {
 }
 
 // recipe writes a recipe of method kind into dir as name and returns its
-// path. The run directory is dir/out; extra is YAML appended to the optim
-// and eval sections' common settings (it may add fields to neither).
+// path. The run directory is dir/out; extra is YAML appended at the end of
+// the file (a section the recipe does not have yet: runtime).
 func (f runFixture) recipe(t *testing.T, dir, name, kind, extra string) string {
 	t.Helper()
 	y := fmt.Sprintf(`# written by %s
