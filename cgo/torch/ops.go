@@ -273,3 +273,16 @@ func (s *Scope) FromInt64s(data []int64, shape []int64, dev Device) *Tensor {
 	}
 	return s.Track(t)
 }
+
+// FromFloat32s makes a float32 tensor owned by the scope.
+func (s *Scope) FromFloat32s(data []float32, shape []int64, dev Device) *Tensor {
+	if s.err != nil {
+		return nil
+	}
+	t, err := FromFloat32s(data, shape, dev)
+	if err != nil {
+		s.Fail(err)
+		return nil
+	}
+	return s.Track(t)
+}

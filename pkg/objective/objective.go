@@ -11,6 +11,7 @@ package objective
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/pkg/data/batch"
@@ -28,6 +29,15 @@ const (
 	// sequence-classification head in finetune mode, the bare classifier
 	// of the prompt model for linear-probing starts.
 	Classifier Kind = "classifier"
+	// Regression is the prompt model's STS-B loss as the reference computes
+	// it (LM-BFF's models.py, num_labels = 1): the two label-word logits at
+	// <mask> become log-probabilities p, the target y ∈ [lb, ub] becomes
+	// t = (1 − (y−lb)/(ub−lb), (y−lb)/(ub−lb)), and the loss is
+	// KLDivLoss(log_target=True) with its default mean reduction,
+	// mean(exp(t)·(t − p)) over all 2B entries — t is a probability, not a
+	// log-probability, which is the reference's (we keep it). The logits
+	// returned are p, as the reference returns.
+	Regression Kind = "regression"
 )
 
 // Options configure an Objective.
@@ -39,6 +49,8 @@ type Options struct {
 	// NegAccuracy makes the loss −mean(argmax(logits) = label), the
 	// reference's --optimize_acc; logits are unchanged.
 	NegAccuracy bool
+	// Lower and Upper bound the regression targets (STS-B: 0 and 5).
+	Lower, Upper float64
 }
 
 // Objective turns host batches into a loss and logits on a model.
@@ -56,7 +68,10 @@ func New(m *roberta.Model, o Options) (*Objective, error) {
 	}
 	ob := &Objective{model: m, opts: o, dev: m.Opts.Device}
 	switch o.Kind {
-	case Prompt:
+	case Prompt, Regression:
+		if o.Kind == Regression && (len(o.LabelWords) != 2 || !(o.Upper > o.Lower)) {
+			return nil, fmt.Errorf("objective: regression needs two label words and bounds lower < upper (got %d words, [%v, %v])", len(o.LabelWords), o.Lower, o.Upper)
+		}
 		if len(o.LabelWords) == 0 {
 			return nil, errors.New("objective: the prompt objective needs label words")
 		}
@@ -89,7 +104,7 @@ func (o *Objective) Close() error {
 
 // Classes is the number of logits per row.
 func (o *Objective) Classes() int {
-	if o.opts.Kind == Prompt {
+	if o.opts.Kind != Classifier {
 		return len(o.opts.LabelWords)
 	}
 	return o.model.Opts.NumLabels
@@ -101,6 +116,7 @@ type Device struct {
 	InputIDs, AttentionMask *torch.Tensor // int64 [B, L]
 	MaskPos                 *torch.Tensor // int64 [B], nil without <mask>
 	Labels                  *torch.Tensor // int64 [B], nil when absent
+	Targets                 *torch.Tensor // float32 [B], regression targets, nil when absent
 }
 
 // ToDevice copies b to dev as tensors owned by s.
@@ -117,6 +133,9 @@ func ToDevice(s *torch.Scope, b *batch.Batch, dev torch.Device) Device {
 	if b.Labels != nil {
 		d.Labels = s.FromInt64s(b.Labels, []int64{int64(b.Size)}, dev)
 	}
+	if b.Targets != nil {
+		d.Targets = s.FromFloat32s(b.Targets, []int64{int64(b.Size)}, dev)
+	}
 	return d
 }
 
@@ -127,6 +146,19 @@ func (o *Objective) Forward(s *torch.Scope, b *batch.Batch, fo roberta.ForwardOp
 	d := ToDevice(s, b, o.dev)
 	enc := o.model.Encode(s, roberta.Inputs{InputIDs: d.InputIDs, AttentionMask: d.AttentionMask}, fo)
 	switch o.opts.Kind {
+	case Regression:
+		if d.MaskPos == nil {
+			s.Failf("objective: the regression objective needs a <mask> position in every row")
+			return nil, nil
+		}
+		logp := s.LogSoftmax(o.model.PromptLogits(s, enc.Last, d.MaskPos, o.words), -1)
+		if b.Targets == nil {
+			return nil, logp
+		}
+		t, et := o.regressionTargets(b.Targets)
+		tt := s.FromFloat32s(t, []int64{int64(b.Size), 2}, o.dev)
+		ett := s.FromFloat32s(et, []int64{int64(b.Size), 2}, o.dev)
+		return s.Mean(s.Mul(ett, s.Sub(tt, logp))), logp
 	case Prompt:
 		if d.MaskPos == nil {
 			s.Failf("objective: the prompt objective needs a <mask> position in every row")
@@ -144,6 +176,21 @@ func (o *Objective) Forward(s *torch.Scope, b *batch.Batch, fo roberta.ForwardOp
 		return s.MulScalar(s.Mean(hit), -1), logits
 	}
 	return s.CrossEntropy(logits, d.Labels), logits
+}
+
+// regressionTargets maps targets y to the reference's two-way target
+// t = (1 − (y−lb)/(ub−lb), (y−lb)/(ub−lb)) [B, 2] in float32 arithmetic, and
+// exp(t) (KLDivLoss's log_target weights; computed here, rounded to float32).
+func (o *Objective) regressionTargets(y []float32) (t, et []float32) {
+	lb, ub := float32(o.opts.Lower), float32(o.opts.Upper)
+	for _, v := range y {
+		p := (v - lb) / (ub - lb)
+		t = append(t, 1-p, p)
+	}
+	for _, v := range t {
+		et = append(et, float32(math.Exp(float64(v))))
+	}
+	return t, et
 }
 
 // Loss is the loss of b with the parameters as they are, in inference mode

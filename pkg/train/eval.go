@@ -25,6 +25,8 @@ type EvalRecord struct {
 	Logits  []float32
 	Classes int
 	Labels  []int
+	// Targets are the regression labels (STS-B), nil otherwise.
+	Targets []float64
 	Correct int // examples whose argmax equals the label
 }
 
@@ -88,6 +90,9 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 			return nil, err
 		}
 		rec.Labels = append(rec.Labels, f.LabelID)
+		if s.Metric.Regression {
+			rec.Targets = append(rec.Targets, f.Target)
+		}
 	}
 	preds, err := metrics.Argmax(logits, C)
 	if err != nil {
@@ -98,7 +103,16 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 			rec.Correct++
 		}
 	}
-	if rec.Metrics, err = metrics.Compute(s.Metric, preds, rec.Labels); err != nil {
+	// STS-B in prompt mode: the reference scores the argmax of the two
+	// label-word log-probabilities against the graded targets (MeZO builds
+	// regression outputs only with --use_task_word).
+	if s.Metric.Regression {
+		rec.Correct = 0
+		rec.Metrics, err = metrics.Compute(s.Metric, preds, rec.Targets)
+	} else {
+		rec.Metrics, err = metrics.Compute(s.Metric, preds, rec.Labels)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if name := s.Recipe.Eval.Objective; name != "" && name != "auto" {

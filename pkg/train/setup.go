@@ -195,6 +195,8 @@ func (s *Session) loadModel(modelDir string) error {
 	kind := objective.Prompt
 	if r.Model.Head == recipe.HeadClassification {
 		opts.Head, kind = roberta.SeqCls, objective.Classifier
+	} else if s.Metric.Regression {
+		kind = objective.Regression
 	}
 	dt, err := torch.ParseDType(string(r.Model.DType))
 	if err != nil {
@@ -217,7 +219,7 @@ func (s *Session) loadModel(modelDir string) error {
 		return fmt.Errorf("model.path: %w", err)
 	}
 	if s.Objective, err = objective.New(s.Model, objective.Options{Kind: kind, LabelWords: s.LabelWords,
-		NegAccuracy: r.Method.Loss == recipe.LossNegAcc}); err != nil {
+		NegAccuracy: r.Method.Loss == recipe.LossNegAcc, Lower: metrics.STSBLower, Upper: metrics.STSBUpper}); err != nil {
 		return err
 	}
 	if opts.Head == roberta.Prompt && !r.Quirks().TrainUnusedHeads {
