@@ -282,6 +282,11 @@ mz_err mz_optim_adamw_hf(mz_params params, const double *wd, double beta1, doubl
  * without a .grad are skipped, as torch and transformers skip them. */
 mz_err mz_optim_step(mz_optim o, double lr);
 mz_err mz_optim_free(mz_optim o);
+/* optim_state: the AdamW state (per-tensor step counts into steps[n], copies
+ * of the moments as two new lists; zeros and 0 for tensors not stepped yet;
+ * SGD has none: zeros). optim_set_state restores it (copied). */
+mz_err mz_optim_state(mz_optim o, int64_t *steps, mz_params *exp_avg, mz_params *exp_avg_sq);
+mz_err mz_optim_set_state(mz_optim o, const int64_t *steps, mz_params exp_avg, mz_params exp_avg_sq);
 
 #ifdef __cplusplus
 }

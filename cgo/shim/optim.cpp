@@ -104,4 +104,52 @@ mz_err mz_optim_step(mz_optim o, double lr) {
 
 mz_err mz_optim_free(mz_optim o) { MZ_TRY({ delete o; }) }
 
+mz_err mz_optim_state(mz_optim o, int64_t *steps, mz_params *exp_avg, mz_params *exp_avg_sq) {
+  MZ_TRY({
+    if (o == nullptr) throw std::invalid_argument("nil optimizer");
+    at::NoGradGuard ng;
+    auto *m = new mz_params_s();
+    auto *v = new mz_params_s();
+    try {
+      for (size_t i = 0; i < o->ts.size(); i++) {
+        steps[i] = o->steps[i];
+        // A tensor not stepped yet has no moments: zeros, as its first step makes.
+        m->ts.push_back(o->exp_avg[i].defined() ? o->exp_avg[i].clone() : at::zeros_like(o->ts[i]));
+        v->ts.push_back(o->exp_avg_sq[i].defined() ? o->exp_avg_sq[i].clone() : at::zeros_like(o->ts[i]));
+      }
+    } catch (...) {
+      delete m;
+      delete v;
+      throw;
+    }
+    *exp_avg = m;
+    *exp_avg_sq = v;
+  })
+}
+
+mz_err mz_optim_set_state(mz_optim o, const int64_t *steps, mz_params exp_avg, mz_params exp_avg_sq) {
+  MZ_TRY({
+    if (o == nullptr || exp_avg == nullptr || exp_avg_sq == nullptr) throw std::invalid_argument("nil optimizer or state");
+    at::NoGradGuard ng;
+    size_t n = o->ts.size();
+    if (exp_avg->ts.size() != n || exp_avg_sq->ts.size() != n)
+      throw std::invalid_argument("optimizer state of " + std::to_string(exp_avg->ts.size()) + " tensors for " +
+                                  std::to_string(n) + " parameters");
+    for (size_t i = 0; i < n; i++) {
+      if (!exp_avg->ts[i].sizes().equals(o->ts[i].sizes()) || !exp_avg_sq->ts[i].sizes().equals(o->ts[i].sizes()))
+        throw std::invalid_argument("optimizer state tensor " + std::to_string(i) + " has the wrong shape");
+    }
+    for (size_t i = 0; i < n; i++) {
+      o->steps[i] = steps[i];
+      if (steps[i] == 0) {
+        o->exp_avg[i] = at::Tensor();
+        o->exp_avg_sq[i] = at::Tensor();
+        continue;
+      }
+      o->exp_avg[i] = exp_avg->ts[i].to(o->ts[i].options(), /*non_blocking=*/false, /*copy=*/true);
+      o->exp_avg_sq[i] = exp_avg_sq->ts[i].to(o->ts[i].options(), false, true);
+    }
+  })
+}
+
 }  // extern "C"

@@ -6,6 +6,7 @@ package torch
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 )
@@ -17,6 +18,7 @@ import (
 // Close frees them. Not safe for concurrent use.
 type Optimizer struct {
 	h C.mz_optim
+	n int // tensors
 }
 
 // AdamConfig holds transformers.AdamW's hyper-parameters.
@@ -51,7 +53,7 @@ func NewSGD(p *ParamList, weightDecay []float64) (*Optimizer, error) {
 	if err := check("optim_sgd", C.mz_optim_sgd(h, wd, &out)); err != nil {
 		return nil, err
 	}
-	return &Optimizer{h: out}, nil
+	return &Optimizer{h: out, n: p.n}, nil
 }
 
 // NewAdamWHF is transformers.AdamW (4.28) — not torch.optim.AdamW: eps is
@@ -70,7 +72,7 @@ func NewAdamWHF(p *ParamList, weightDecay []float64, c AdamConfig) (*Optimizer, 
 	if err := check("optim_adamw_hf", C.mz_optim_adamw_hf(h, wd, C.double(c.Beta1), C.double(c.Beta2), C.double(c.Eps), cb, &out)); err != nil {
 		return nil, err
 	}
-	return &Optimizer{h: out}, nil
+	return &Optimizer{h: out, n: p.n}, nil
 }
 
 // Step updates every tensor that has a .grad at learning rate lr.
@@ -89,4 +91,59 @@ func (o *Optimizer) Close() error {
 	h := o.h
 	o.h = nil
 	return check("optim_free", C.mz_optim_free(h))
+}
+
+// OptimizerState is an optimizer's state, for checkpoints: per-tensor step
+// counts and AdamW's first and second moments (copies; the caller closes
+// the lists). SGD's state is all zeros.
+type OptimizerState struct {
+	Steps            []int64
+	ExpAvg, ExpAvgSq *ParamList
+}
+
+// Close frees the state's tensors.
+func (s *OptimizerState) Close() error {
+	if s == nil {
+		return nil
+	}
+	return errors.Join(s.ExpAvg.Close(), s.ExpAvgSq.Close())
+}
+
+// State copies the optimizer's state out.
+func (o *Optimizer) State() (*OptimizerState, error) {
+	if o == nil || o.h == nil {
+		return nil, ErrClosed
+	}
+	st := &OptimizerState{Steps: make([]int64, o.n+1)}
+	var m, v C.mz_params
+	if err := check("optim_state", C.mz_optim_state(o.h, (*C.int64_t)(unsafe.Pointer(&st.Steps[0])), &m, &v)); err != nil {
+		return nil, err
+	}
+	st.Steps = st.Steps[:o.n]
+	st.ExpAvg, st.ExpAvgSq = &ParamList{h: m, n: o.n}, &ParamList{h: v, n: o.n}
+	return st, nil
+}
+
+// SetState restores a state State returned (from this optimizer or one
+// over a list of the same shapes).
+func (o *Optimizer) SetState(st *OptimizerState) error {
+	if o == nil || o.h == nil {
+		return ErrClosed
+	}
+	if st == nil {
+		return errors.New("torch: nil optimizer state")
+	}
+	if len(st.Steps) != o.n {
+		return fmt.Errorf("torch: optimizer state for %d tensors, want %d", len(st.Steps), o.n)
+	}
+	m, err := st.ExpAvg.handle()
+	if err != nil {
+		return err
+	}
+	v, err := st.ExpAvgSq.handle()
+	if err != nil {
+		return err
+	}
+	steps := append(st.Steps, 0) // a valid pointer for n = 0
+	return check("optim_set_state", C.mz_optim_set_state(o.h, (*C.int64_t)(unsafe.Pointer(&steps[0])), m, v))
 }
