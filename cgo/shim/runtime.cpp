@@ -60,6 +60,11 @@ mz_err mz_set_num_threads(int64_t n) {
   MZ_TRY({
     if (n < 1) throw std::invalid_argument("thread count must be at least 1");
     at::set_num_threads(static_cast<int>(n));
+    // libtorch 1.13 leaves an OpenBLAS pool at its own size (one thread per
+    // core); with it larger than ours, fine-tuning's backward GEMMs differed
+    // from run to run in the last bits. Keep the two pools equal.
+    using set_fn = void (*)(int);
+    if (auto f = reinterpret_cast<set_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(static_cast<int>(n));
   })
 }
 

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,10 +33,20 @@ func init() {
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing run directory"},
 			&cli.StringFlag{Name: "device", Usage: "`DEVICE` to run on (cpu, cuda, cuda:N); overrides runtime.device"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress lines"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in the recipe's output.dir (or give the run directory instead of a recipe)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("run: takes one recipe file", 2)
+			}
+			path := c.Args().First()
+			if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+				if !c.Bool("resume") {
+					return fmt.Errorf("run: %s is a directory; give a recipe, or --resume to continue the run it holds", path)
+				}
+				// `mezo run --resume RUN_DIR`: the run's own recipe, its
+				// output.dir pointing here.
+				path = filepath.Join(path, train.RecipeFile)
 			}
 			var sets []string
 			if v, ok := c.Generic("set").(*recipeSets); ok {
@@ -41,7 +55,10 @@ func init() {
 			if d := c.String("device"); d != "" {
 				sets = append(sets, "runtime.device="+d)
 			}
-			r, err := recipe.Load(c.Args().First(), sets...)
+			if c.Bool("resume") && filepath.Base(path) == train.RecipeFile {
+				sets = append([]string{"output.dir=" + filepath.Dir(path)}, sets...)
+			}
+			r, err := recipe.Load(path, sets...)
 			if err != nil {
 				return err
 			}
@@ -62,7 +79,7 @@ func init() {
 				fmt.Fprintf(w, "# resolved recipe\n%s\n# session\n%s", y, s.Describe())
 				return nil
 			}
-			o := train.RunOptions{Overwrite: c.Bool("overwrite")}
+			o := train.RunOptions{Overwrite: c.Bool("overwrite"), Resume: c.Bool("resume"), Stop: stopOnSignal(c.App.ErrWriter)}
 			if !c.Bool("quiet") {
 				o.Log = w
 			}
@@ -133,6 +150,23 @@ func init() {
 			return json.NewEncoder(c.App.Writer).Encode(out)
 		},
 	})
+}
+
+// stopOnSignal makes SIGINT and SIGTERM ask the run to save a checkpoint
+// and stop after the step in progress; a second signal exits at once.
+func stopOnSignal(w io.Writer) func() bool {
+	var stop atomic.Bool
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-ch
+		stop.Store(true)
+		fmt.Fprintf(w, "mezo: %v: saving a checkpoint after this step (a second signal exits at once)\n", sig)
+		<-ch
+		fmt.Fprintln(w, "mezo: second signal: exiting without a checkpoint")
+		os.Exit(130)
+	}()
+	return stop.Load
 }
 
 // applyRecipeThreads uses runtime.threads from the recipe when --threads

@@ -230,3 +230,25 @@ func (r *RandomState) UnmarshalBinary(b []byte) error {
 	r.pos = int(pos)
 	return nil
 }
+
+// State is a RandomState's complete state (numpy's get_state(): the MT19937
+// key and position; this package draws no Gaussians, so has no cached one).
+type State struct {
+	Key []uint32 `json:"key"`
+	Pos int      `json:"pos"`
+}
+
+// State returns a copy of the state.
+func (r *RandomState) State() State {
+	return State{Key: append([]uint32(nil), r.key[:]...), Pos: r.pos}
+}
+
+// SetState restores a state State returned.
+func (r *RandomState) SetState(s State) error {
+	if len(s.Key) != n || s.Pos < 0 || s.Pos > n {
+		return errors.New("nprand: a state needs 624 key words and a position in [0, 624]")
+	}
+	copy(r.key[:], s.Key)
+	r.pos = s.Pos
+	return nil
+}

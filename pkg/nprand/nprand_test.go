@@ -214,3 +214,20 @@ func ExampleRandomState_Permutation() {
 	fmt.Println(New(42).Permutation(10)) // np.random.RandomState(42).permutation(10)
 	// Output: [8 1 5 0 7 2 9 4 3 6]
 }
+
+func TestStateRoundTrip(t *testing.T) {
+	a := New(42)
+	a.Permutation(31)
+	st := a.State()
+	want := []int64{a.Randint(1000000000), a.Randint(7)}
+	b := New(1)
+	if err := b.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	if got := []int64{b.Randint(1000000000), b.Randint(7)}; got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("restored stream %v, original %v", got, want)
+	}
+	if err := b.SetState(State{Key: []uint32{1}}); err == nil {
+		t.Error("a one-word state was accepted")
+	}
+}

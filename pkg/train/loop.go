@@ -49,10 +49,36 @@ type Outcome struct {
 	StepTimes  []float64
 }
 
+// ErrInterrupted is returned by a loop stopped by LoopOptions.Stop after
+// its checkpoint was saved.
+var ErrInterrupted = errors.New("train: interrupted")
+
+// LoopOptions control LoopWith.
+type LoopOptions struct {
+	// Teacher forces recorded values (reference replays).
+	Teacher *Teacher
+	// Resume continues a run from a checkpoint Save was given.
+	Resume *Checkpoint
+	// Save is called with the loop's state every CheckpointEvery steps,
+	// after the last step and when Stop reports true. The checkpoint's
+	// tensors belong to the loop: Save must copy what it keeps.
+	Save            func(*Checkpoint) error
+	CheckpointEvery int
+	// Stop is polled after every step; when it reports true the loop saves
+	// a checkpoint and returns ErrInterrupted.
+	Stop func() bool
+}
+
 // Loop runs the recipe's method on the session: the reference's training
 // loop (MEZO_SPEC §5), then the final dev and test evaluations with the
 // best dev model reloaded from its host-memory copy.
 func Loop(s *Session, h Hooks, teacher *Teacher) (*Outcome, error) {
+	return LoopWith(s, h, LoopOptions{Teacher: teacher})
+}
+
+// LoopWith is Loop with checkpoints, resumption and interruption.
+func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
+	teacher := lo.Teacher
 	r := s.Recipe
 	o := r.Optim
 	q := r.Quirks()
@@ -144,17 +170,58 @@ func Loop(s *Session, h Hooks, teacher *Teacher) (*Outcome, error) {
 		return out.Forwards+m.ForwardsPerStep() > o.MaxZOForwardSteps
 	}
 	k := 0
-train:
-	for epoch := 0; epoch < epochs; epoch++ {
-		if _, err := global.Random64(); err != nil { // the epoch's DataLoader base seed
+	startEpoch, startBatch := 0, 0
+	var resumeOrder []int
+	if c := lo.Resume; c != nil {
+		if err := c.restore(s, m, global, sampler, stream, demos, demos != stream); err != nil {
 			return nil, err
 		}
-		order, err := sampler.Randperm(n)
-		if err != nil {
-			return nil, err
+		out.GlobalStep, out.Forwards, k = c.Step, c.Forwards, c.Step
+		startEpoch, startBatch, resumeOrder = c.Epoch, c.Batch, c.Order
+		ftLossSum, ftLossN = c.FTLossSum, c.FTLossN
+		if c.BestParams != nil {
+			bestObj, out.BestStep = c.BestObjective, c.BestStep
+			if best, err = c.BestParams.SnapshotTo(torch.CPU); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var order []int
+	saved := -1
+	if lo.Resume != nil {
+		saved = lo.Resume.Step
+	}
+	checkpoint := func(epoch, next int) error {
+		if lo.Save == nil {
+			return nil
+		}
+		saved = out.GlobalStep
+		c := &Checkpoint{Step: out.GlobalStep, Forwards: out.Forwards, Epoch: epoch, Batch: next, Order: order,
+			FTLossSum: ftLossSum, FTLossN: ftLossN, BestStep: out.BestStep, BestObjective: bestObj, Params: s.Params, BestParams: best}
+		if err := c.capture(m, global, sampler, stream, demos, demos != stream); err != nil {
+			return err
+		}
+		defer c.release()
+		return lo.Save(c)
+	}
+train:
+	for epoch := startEpoch; epoch < epochs; epoch++ {
+		first := 0
+		if epoch == startEpoch && resumeOrder != nil {
+			// Resumed inside this epoch: its draws were made before the
+			// checkpoint.
+			order, first = resumeOrder, startBatch
+		} else {
+			if _, err := global.Random64(); err != nil { // the epoch's DataLoader base seed
+				return nil, err
+			}
+			if order, err = sampler.Randperm(n); err != nil {
+				return nil, err
+			}
 		}
 		batches := cut(order, o.BatchSize, o.DropLast)
-		for bi, idx := range batches {
+		for bi := first; bi < len(batches); bi++ {
+			idx := batches[bi]
 			if bi == len(batches)-1 && len(idx) < o.BatchSize {
 				// A short last batch exhausts the sampler while it is
 				// collated: its iterator draws one more permutation.
@@ -220,11 +287,8 @@ train:
 			// evaluation); otherwise the last step is evaluated first.
 			if q.StopPastBudget {
 				out.StoppedBy = stopReason(over(out.GlobalStep, maxSteps), fwdBudget())
-				if out.StoppedBy != "" {
-					break train
-				}
 			}
-			if r.Eval.DuringTraining && r.Eval.Steps > 0 && out.GlobalStep%r.Eval.Steps == 0 && s.Dev != nil {
+			if out.StoppedBy == "" && r.Eval.DuringTraining && r.Eval.Steps > 0 && out.GlobalStep%r.Eval.Steps == 0 && s.Dev != nil {
 				ev, err := s.Evaluate(s.Dev, "dev", out.GlobalStep)
 				if err != nil {
 					return nil, err
@@ -240,7 +304,19 @@ train:
 					}
 				}
 			}
-			if out.StoppedBy = stopReason(over(out.GlobalStep, maxSteps), fwdBudget()); out.StoppedBy != "" {
+			if out.StoppedBy == "" {
+				out.StoppedBy = stopReason(over(out.GlobalStep, maxSteps), fwdBudget())
+			}
+			interrupted := lo.Stop != nil && lo.Stop()
+			if out.StoppedBy != "" || interrupted || (lo.CheckpointEvery > 0 && out.GlobalStep%lo.CheckpointEvery == 0) {
+				if err := checkpoint(epoch, bi+1); err != nil {
+					return nil, err
+				}
+			}
+			if interrupted && out.StoppedBy == "" {
+				return out, ErrInterrupted
+			}
+			if out.StoppedBy != "" {
 				break train
 			}
 		}
@@ -254,6 +330,13 @@ train:
 	}
 	if out.StoppedBy == "" {
 		out.StoppedBy = "max_steps"
+	}
+	if saved != out.GlobalStep {
+		// The epochs ran out (the reference's strict stop test): the final
+		// state, after every draw.
+		if err := checkpoint(epochs, 0); err != nil {
+			return nil, err
+		}
 	}
 	if best != nil {
 		if err := s.Params.CopyFrom(best); err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -38,6 +40,14 @@ type RunOptions struct {
 	Teacher *Teacher
 	// Hooks are called besides the run's own outputs.
 	Hooks Hooks
+	// Resume continues the interrupted run in the recipe's output.dir from
+	// its checkpoint; the recipe must equal the one the run started with
+	// but for the budget, the output and the thread options.
+	Resume bool
+	// Stop is polled after every step (a signal handler's flag): when it
+	// reports true the run saves a checkpoint and returns an error wrapping
+	// ErrInterrupted.
+	Stop func() bool
 }
 
 // Result is result.json.
@@ -90,7 +100,11 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		return nil, err
 	}
 	dir := r.Output.Dir
-	if err := CheckRunDir(dir, o.Overwrite || r.Output.Overwrite); err != nil {
+	if o.Resume {
+		if err := checkResumable(dir, r); err != nil {
+			return nil, err
+		}
+	} else if err := CheckRunDir(dir, o.Overwrite || r.Output.Overwrite); err != nil {
 		return nil, err
 	}
 	s, err := NewSession(r)
@@ -98,8 +112,16 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		return nil, err
 	}
 	defer s.Close()
-	if o.Overwrite || r.Output.Overwrite {
-		for _, f := range []string{RecipeFile, MetricsFile, ResultFile, BestFile} {
+	var resume *Checkpoint
+	if o.Resume {
+		dt, _ := torch.ParseDType(string(r.Model.DType))
+		if resume, err = ReadCheckpoint(filepath.Join(dir, CheckpointFile), s.Names, s.Device, dt); err != nil {
+			return nil, fmt.Errorf("--resume: %w (nothing in %s was changed)", err, dir)
+		}
+		defer resume.Close()
+	}
+	if !o.Resume && (o.Overwrite || r.Output.Overwrite) {
+		for _, f := range []string{RecipeFile, MetricsFile, ResultFile, BestFile, CheckpointFile} {
 			os.Remove(filepath.Join(dir, f))
 		}
 	}
@@ -113,7 +135,18 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 	if err := atomicfile.WriteFile(filepath.Join(dir, RecipeFile), y); err != nil {
 		return nil, err
 	}
-	mf, err := os.Create(filepath.Join(dir, MetricsFile))
+	mpath := filepath.Join(dir, MetricsFile)
+	var mf *os.File
+	if resume != nil {
+		// Continue metrics.jsonl from where the checkpoint left it: lines
+		// written after the checkpoint are written again by the resumed run.
+		if err := os.Truncate(mpath, resume.MetricsOffset); err != nil {
+			return nil, fmt.Errorf("--resume: %w", err)
+		}
+		mf, err = os.OpenFile(mpath, os.O_WRONLY|os.O_APPEND, 0o644)
+	} else {
+		mf, err = os.Create(mpath)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -148,9 +181,24 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 	if r.Method.Kind != recipe.ZeroShot && o.Log != nil {
 		fmt.Fprintf(o.Log, "training %d of %d parameter tensors (%s) with %s\n", len(s.Names), s.Model.Params.Len(), trainedSet(s), r.Method.Kind)
 	}
-	out, err := Loop(s, hooks, o.Teacher)
+	save := func(c *Checkpoint) error {
+		if err := ml.flush(); err != nil {
+			return err
+		}
+		off, err := mf.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return err
+		}
+		c.MetricsOffset = off
+		return WriteCheckpoint(filepath.Join(dir, CheckpointFile), c, s.Names)
+	}
+	out, err := LoopWith(s, hooks, LoopOptions{Teacher: o.Teacher, Resume: resume, Save: save,
+		CheckpointEvery: r.Output.CheckpointEvery, Stop: o.Stop})
 	if ferr := ml.flush(); err == nil {
 		err = ferr
+	}
+	if errors.Is(err, ErrInterrupted) {
+		return nil, fmt.Errorf("%w at step %d: checkpoint saved in %s; continue with: mezo run --resume %s", err, out.GlobalStep, dir, dir)
 	}
 	if err != nil {
 		return nil, err
@@ -188,6 +236,81 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		return nil, err
 	}
 	return res, atomicfile.WriteFile(filepath.Join(dir, ResultFile), append(js, '\n'))
+}
+
+// resumeFree are the recipe paths a resumed run may change.
+var resumeFree = map[string]bool{"optim.max_steps": true, "optim.max_zo_forward_steps": true, "optim.epochs": true,
+	"runtime.threads": true, "runtime.interop_threads": true}
+
+// checkResumable checks that dir holds a resumable run of r: a checkpoint,
+// and a recipe that differs from r only in the budget, output and thread
+// options. Differences are reported by field, all at once.
+func checkResumable(dir string, r *recipe.Recipe) error {
+	if _, err := os.Stat(filepath.Join(dir, CheckpointFile)); err != nil {
+		return fmt.Errorf("--resume: %s has no %s to resume from", dir, CheckpointFile)
+	}
+	old, err := recipe.Load(filepath.Join(dir, RecipeFile))
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	a, err := flatRecipe(old)
+	if err != nil {
+		return err
+	}
+	b, err := flatRecipe(r)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, k := range sortedKeys(a, b) {
+		if strings.HasPrefix(k, "output.") || k == "name" || k == "description" || resumeFree[k] {
+			continue
+		}
+		if fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
+			errs = append(errs, fmt.Errorf("--resume: %s is %v in the run's recipe and %v now; only the budget (optim.max_steps, optim.max_zo_forward_steps, optim.epochs), output.* and runtime threads may change", k, a[k], b[k]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flatRecipe maps every YAML path of r to its value.
+func flatRecipe(r *recipe.Recipe) (map[string]any, error) {
+	y, err := r.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(y, &m); err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if mm, ok := v.(map[string]any); ok {
+			for k, x := range mm {
+				walk(strings.TrimPrefix(prefix+"."+k, "."), x)
+			}
+			return
+		}
+		out[prefix] = v
+	}
+	walk("", m)
+	return out, nil
+}
+
+func sortedKeys(ms ...map[string]any) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range ms {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // trainedSet says in words which parameters a session trains.

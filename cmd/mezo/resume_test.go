@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomezo/gomezo/internal/testenv"
+)
+
+// TestMain lets the resume tests run this test binary as the mezo command
+// in a child process: MEZO_TEST_CHILD=1 and the command line after "--".
+func TestMain(m *testing.M) {
+	if os.Getenv("MEZO_TEST_CHILD") == "1" {
+		for i, a := range os.Args {
+			if a == "--" {
+				os.Args = append([]string{"mezo"}, os.Args[i+1:]...)
+				break
+			}
+		}
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// child starts `mezo ARGS` as a separate process.
+func child(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"--"}, args...)...)
+	cmd.Env = append(os.Environ(), "MEZO_TEST_CHILD=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd
+}
+
+func childRun(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := child(t, args...)
+	err := cmd.Wait()
+	out := cmd.Stdout.(*bytes.Buffer).String()
+	if err != nil {
+		t.Fatalf("mezo %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// resumeRecipe writes a small run of kind with a checkpoint every 4 steps.
+func resumeRecipe(t *testing.T, dir, kind string) string {
+	t.Helper()
+	y := fmt.Sprintf(`model:
+  path: %q
+task:
+  name: SST-2
+  data_dir: %q
+method:
+  kind: %s
+optim:
+  lr: %s
+  batch_size: 12
+  max_steps: 24
+eval:
+  steps: 6
+  logging_steps: 1
+  do_predict: false
+output:
+  save_best: true
+  checkpoint_every: 4
+`, testenv.SharedPath(t, "fixtures", "mezo-reference-run", "model"), testenv.SharedPath(t, "data", "k-shot", "SST-2", "16-13"),
+		kind, map[string]string{"mezo": "2e-3", "ft": "1e-3"}[kind])
+	path := filepath.Join(dir, kind+".yaml")
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// waitLines waits until the run directory's metrics.jsonl has at least n
+// lines and a checkpoint exists.
+func waitLines(t *testing.T, dir string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+		if _, err := os.Stat(filepath.Join(dir, "checkpoint.safetensors")); err == nil && bytes.Count(b, []byte("\n")) >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: no checkpoint and %d metrics lines within two minutes", dir, n)
+}
+
+// sameRun compares two run directories as the resume acceptance asks:
+// metrics.jsonl line for line (elapsed_s aside), result.json (timings,
+// memory and the output directory aside), the final model bit for bit.
+func sameRun(t *testing.T, a, b string) {
+	t.Helper()
+	lines := func(dir string) []map[string]any {
+		raw, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("%s: metrics line %q: %v", dir, l, err)
+			}
+			delete(m, "elapsed_s")
+			out = append(out, m)
+		}
+		return out
+	}
+	la, lb := lines(a), lines(b)
+	if len(la) != len(lb) {
+		t.Errorf("metrics.jsonl: %d lines uninterrupted, %d resumed", len(la), len(lb))
+	}
+	for i := 0; i < min(len(la), len(lb)); i++ {
+		if !reflect.DeepEqual(la[i], lb[i]) {
+			t.Errorf("metrics.jsonl line %d: uninterrupted %v, resumed %v", i+1, la[i], lb[i])
+			break
+		}
+	}
+	result := func(dir string) map[string]any {
+		raw, err := os.ReadFile(filepath.Join(dir, "result.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"elapsed_s", "median_step_s", "peak_rss_bytes", "peak_memory_bytes"} {
+			delete(m, k)
+		}
+		delete(m["recipe"].(map[string]any)["output"].(map[string]any), "dir")
+		return m
+	}
+	if ra, rb := result(a), result(b); !reflect.DeepEqual(ra, rb) {
+		t.Errorf("result.json differs:\nuninterrupted %v\nresumed       %v", ra, rb)
+	}
+	ma, _ := os.ReadFile(filepath.Join(a, "best.safetensors"))
+	mb, _ := os.ReadFile(filepath.Join(b, "best.safetensors"))
+	if len(ma) == 0 || !bytes.Equal(ma, mb) {
+		t.Errorf("final models differ (%d and %d bytes)", len(ma), len(mb))
+	}
+}
+
+// TestResumeAfterKill: a MeZO run killed with SIGKILL between two
+// checkpoints, with a half-written checkpoint left beside the last good one
+// (as a kill during the write leaves it), resumes into exactly the
+// uninterrupted run.
+func TestResumeAfterKill(t *testing.T) {
+	dir := t.TempDir()
+	rec := resumeRecipe(t, dir, "mezo")
+	full, cut := filepath.Join(dir, "full"), filepath.Join(dir, "cut")
+	childRun(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+full)
+	cmd := child(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+cut)
+	waitLines(t, cut, 11) // past the checkpoint at step 8, before the one at 12
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if _, err := os.Stat(filepath.Join(cut, "result.json")); err == nil {
+		t.Fatal("the run finished before it was killed: the test needs a slower run or an earlier kill")
+	}
+	if err := os.WriteFile(filepath.Join(cut, ".checkpoint.safetensors.tmp123"), []byte("half a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	childRun(t, "--threads", "1", "run", "--resume", cut, "--quiet")
+	sameRun(t, full, cut)
+}
+
+// TestResumeAfterTerm: a fine-tuning run (optimizer moments, dropout and
+// the evaluation loaders' draws from the global generator) stopped with
+// SIGTERM saves a checkpoint, says so, and resumes into exactly the
+// uninterrupted run.
+func TestResumeAfterTerm(t *testing.T) {
+	dir := t.TempDir()
+	rec := resumeRecipe(t, dir, "ft")
+	full, cut := filepath.Join(dir, "full"), filepath.Join(dir, "cut")
+	childRun(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+full)
+	cmd := child(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+cut)
+	waitLines(t, cut, 7)
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	out := cmd.Stdout.(*bytes.Buffer).String()
+	if err == nil || !strings.Contains(out, "checkpoint saved") || !strings.Contains(out, "--resume") {
+		t.Fatalf("SIGTERM: exit %v, output:\n%s", err, out)
+	}
+	childRun(t, "--threads", "1", "run", rec, "--resume", "--quiet", "--set", "output.dir="+cut)
+	sameRun(t, full, cut)
+}
+
+// TestResumeRefusals: a changed learning rate or task is refused naming the
+// field, and a corrupted checkpoint is refused with nothing in the run
+// directory changed.
+func TestResumeRefusals(t *testing.T) {
+	dir := t.TempDir()
+	rec := resumeRecipe(t, dir, "mezo")
+	run := filepath.Join(dir, "run")
+	childRun(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+run, "--set", "optim.max_steps=4")
+	for _, c := range []struct{ set, field string }{
+		{"optim.lr=1e-2", "optim.lr"},
+		{"task.name=sst-5", "task.name"},
+	} {
+		_, err := runApp(t, "--threads", "1", "run", rec, "--resume", "--quiet", "--set", "output.dir="+run, "--set", c.set)
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("--resume with %s: %v, want an error naming %s", c.set, err, c.field)
+		}
+	}
+	before := map[string][]byte{}
+	for _, f := range []string{"metrics.jsonl", "result.json", "best.safetensors", "recipe.yaml"} {
+		before[f], _ = os.ReadFile(filepath.Join(run, f))
+	}
+	ck := filepath.Join(run, "checkpoint.safetensors")
+	raw, _ := os.ReadFile(ck)
+	if len(raw) < 100 {
+		t.Fatalf("no checkpoint written at the end of the run (%d bytes)", len(raw))
+	}
+	copy(raw[8:], bytes.Repeat([]byte{'#'}, 40)) // break the header
+	os.WriteFile(ck, raw, 0o644)
+	_, err := runApp(t, "--threads", "1", "run", "--resume", run, "--quiet")
+	if err == nil || !strings.Contains(err.Error(), "checkpoint") {
+		t.Fatalf("a corrupted checkpoint: %v, want a checkpoint error", err)
+	}
+	for f, b := range before {
+		if after, _ := os.ReadFile(filepath.Join(run, f)); !bytes.Equal(after, b) {
+			t.Errorf("%s changed although the resume was refused", f)
+		}
+	}
+}
