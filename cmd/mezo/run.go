@@ -32,7 +32,7 @@ func init() {
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the resolved recipe, the trainable parameters, the data sizes and the budget, then exit"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing run directory"},
 			&cli.StringFlag{Name: "device", Usage: "`DEVICE` to run on (cpu, cuda, cuda:N); overrides runtime.device"},
-			&cli.BoolFlag{Name: "quiet", Usage: "no progress lines"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar or log lines, only the summary"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue the interrupted run in the recipe's output.dir (or give the run directory instead of a recipe)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -80,8 +80,14 @@ func init() {
 				return nil
 			}
 			o := train.RunOptions{Overwrite: c.Bool("overwrite"), Resume: c.Bool("resume"), Stop: stopOnSignal(c.App.ErrWriter)}
-			if !c.Bool("quiet") {
-				o.Log = w
+			switch {
+			case c.Bool("quiet"):
+			case isTerminal(w):
+				var done func()
+				o.Hooks, done = progressHooks(w, r)
+				defer done()
+			default:
+				o.Log = w // plain lines when stdout is not a terminal
 			}
 			res, err := train.Run(r, o)
 			if err != nil {
