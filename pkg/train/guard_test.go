@@ -1,6 +1,8 @@
 package train_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -57,5 +59,25 @@ func TestUnsupportedFieldsRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one naming %s", c.sets, err, c.want)
 		}
+	}
+}
+
+// TestSaveFinalAndBest: output.save_final keeps the model as the last step
+// left it, output.save_best the best dev model that the final evaluations
+// use; with the best step before the last they differ.
+func TestSaveFinalAndBest(t *testing.T) {
+	r := tinyRecipe(t, "optim.max_steps=6", "eval.steps=2", "optim.lr=5e-3", "output.save_best=true", "output.save_final=true")
+	res, err := train.Run(r, train.RunOptions{})
+	reftest.Must(t, err)
+	best, err := os.ReadFile(filepath.Join(r.Output.Dir, train.BestFile))
+	reftest.Must(t, err)
+	final, err := os.ReadFile(filepath.Join(r.Output.Dir, train.FinalFile))
+	reftest.Must(t, err)
+	if res.BestStep == nil {
+		t.Fatal("no best step")
+	}
+	t.Logf("best step %d of %d", *res.BestStep, res.GlobalStep)
+	if same := string(best) == string(final); same != (*res.BestStep == res.GlobalStep) {
+		t.Errorf("best step %d of %d, yet best and final files equal: %v", *res.BestStep, res.GlobalStep, same)
 	}
 }

@@ -67,6 +67,9 @@ type LoopOptions struct {
 	// Stop is polled after every step; when it reports true the loop saves
 	// a checkpoint and returns ErrInterrupted.
 	Stop func() bool
+	// Trained, when set, is called once training ends, with the model as
+	// the last step left it (before the best dev model is reloaded).
+	Trained func() error
 }
 
 // Loop runs the recipe's method on the session: the reference's training
@@ -335,6 +338,11 @@ train:
 		// The epochs ran out (the reference's strict stop test): the final
 		// state, after every draw.
 		if err := checkpoint(epochs, 0); err != nil {
+			return nil, err
+		}
+	}
+	if lo.Trained != nil {
+		if err := lo.Trained(); err != nil {
 			return nil, err
 		}
 	}

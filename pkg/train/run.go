@@ -27,6 +27,7 @@ const (
 	MetricsFile = "metrics.jsonl" // one JSON object per line: train and eval
 	ResultFile  = "result.json"   // the outcome
 	BestFile    = "best.safetensors"
+	FinalFile   = "final.safetensors" // the model as training left it (output.save_final)
 )
 
 // RunOptions control Run.
@@ -121,7 +122,7 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		defer resume.Close()
 	}
 	if !o.Resume && (o.Overwrite || r.Output.Overwrite) {
-		for _, f := range []string{RecipeFile, MetricsFile, ResultFile, BestFile, CheckpointFile} {
+		for _, f := range []string{RecipeFile, MetricsFile, ResultFile, BestFile, FinalFile, CheckpointFile} {
 			os.Remove(filepath.Join(dir, f))
 		}
 	}
@@ -192,8 +193,12 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		c.MetricsOffset = off
 		return WriteCheckpoint(filepath.Join(dir, CheckpointFile), c, s.Names)
 	}
+	var trained func() error
+	if r.Output.SaveFinal {
+		trained = func() error { return s.Model.Save(filepath.Join(dir, FinalFile), nil) }
+	}
 	out, err := LoopWith(s, hooks, LoopOptions{Teacher: o.Teacher, Resume: resume, Save: save,
-		CheckpointEvery: r.Output.CheckpointEvery, Stop: o.Stop})
+		CheckpointEvery: r.Output.CheckpointEvery, Stop: o.Stop, Trained: trained})
 	if ferr := ml.flush(); err == nil {
 		err = ferr
 	}
