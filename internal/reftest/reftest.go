@@ -106,6 +106,20 @@ func ReadJSON(t testing.TB, path string, v any) {
 	}
 }
 
+// FixtureBatch is a batch as the trajectory fixtures record it.
+type FixtureBatch struct {
+	InputIDs      [][]int64 `json:"input_ids"`
+	AttentionMask [][]int64 `json:"attention_mask"`
+	MaskPos       []int64   `json:"mask_pos"`
+	Labels        []int64   `json:"labels"`
+	LabelWords    []int64   `json:"label_word_list"`
+}
+
+// Host is the recorded batch as a host batch.
+func (b FixtureBatch) Host() *batch.Batch {
+	return Batch(b.InputIDs, b.AttentionMask, b.MaskPos, b.Labels)
+}
+
 // Batch turns a fixture's recorded rows into a host batch.
 func Batch(ids, mask [][]int64, maskPos, labels []int64) *batch.Batch {
 	b := &batch.Batch{Size: len(ids), MaskPos: maskPos, Labels: labels}

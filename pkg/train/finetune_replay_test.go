@@ -40,13 +40,7 @@ func replayFineTuning(t *testing.T, name string) {
 			MaxSteps    int     `json:"max_steps"`
 			MaxGradNorm float64 `json:"max_grad_norm"`
 		} `json:"training_args"`
-		Batch struct {
-			InputIDs      [][]int64 `json:"input_ids"`
-			AttentionMask [][]int64 `json:"attention_mask"`
-			MaskPos       []int64   `json:"mask_pos"`
-			Labels        []int64   `json:"labels"`
-			LabelWords    []int64   `json:"label_word_list"`
-		} `json:"batch"`
+		Batch reftest.FixtureBatch `json:"batch"`
 		Steps []struct {
 			Step     int     `json:"step"`
 			Loss     string  `json:"loss_f32"`
@@ -79,7 +73,7 @@ func replayFineTuning(t *testing.T, name string) {
 	sched, err := optim.NewSchedule(fx.Args.Scheduler, fx.Args.LR, fx.Args.Warmup, fx.Args.MaxSteps)
 	reftest.Must(t, err)
 
-	b := reftest.Batch(fx.Batch.InputIDs, fx.Batch.AttentionMask, fx.Batch.MaskPos, fx.Batch.Labels)
+	b := fx.Batch.Host()
 	ob, err := objective.New(m, objective.Options{Kind: objective.Prompt, LabelWords: fx.Batch.LabelWords})
 	reftest.Must(t, err)
 	defer ob.Close()

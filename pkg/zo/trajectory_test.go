@@ -18,13 +18,7 @@ import (
 )
 
 type trajectory struct {
-	Batch struct {
-		InputIDs      [][]int64 `json:"input_ids"`
-		AttentionMask [][]int64 `json:"attention_mask"`
-		MaskPos       []int64   `json:"mask_pos"`
-		Labels        []int64   `json:"labels"`
-		LabelWords    []int64   `json:"label_word_list"`
-	} `json:"batch"`
+	Batch reftest.FixtureBatch `json:"batch"`
 	Hyper struct {
 		Eps   float64 `json:"zero_order_eps"`
 		LR    float64 `json:"learning_rate"`
@@ -106,7 +100,7 @@ func loadTrajectories(t *testing.T) []trajSet {
 				}
 			}
 		}
-		b := reftest.Batch(tr.Batch.InputIDs, tr.Batch.AttentionMask, tr.Batch.MaskPos, tr.Batch.Labels)
+		b := tr.Batch.Host()
 		out = append(out, trajSet{dir: dir, tr: &tr, b: b})
 	}
 	return out
