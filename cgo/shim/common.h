@@ -2,6 +2,9 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <atomic>
 #include <c10/util/Exception.h>
 
 #include <cstdlib>
@@ -65,9 +68,24 @@ inline at::IntArrayRef shape(const int64_t *s, int64_t rank) {
   return at::IntArrayRef(s, static_cast<size_t>(rank));
 }
 
-// ModeGuard applies a grad mode for the duration of one shim call.
+// intraop_threads is the thread count mz_set_num_threads asked for (0:
+// libtorch's default). With OpenMP, libtorch's count lives in each OS
+// thread (omp_set_num_threads), taken from the global one only on a
+// thread's first parallel region; Go runs shim calls on many OS threads, so
+// a thread that computed before the count was set would keep the default.
+extern std::atomic<int> intraop_threads;
+
+// sync_threads applies the requested intra-op thread count to the calling
+// OS thread when it differs (cheap when it does not).
+inline void sync_threads() {
+  int n = intraop_threads.load(std::memory_order_relaxed);
+  if (n > 0 && at::get_num_threads() != n) at::set_num_threads(n);
+}
+
+// ModeGuard applies a grad mode for the duration of one shim call (and the
+// requested thread count to the calling thread).
 struct ModeGuard {
-  explicit ModeGuard(int mode) : grad(mode == MZ_GRAD) {
+  explicit ModeGuard(int mode) : grad((sync_threads(), mode == MZ_GRAD)) {
     if (mode != MZ_NO_GRAD && mode != MZ_GRAD && mode != MZ_INFERENCE)
       throw std::invalid_argument("unknown grad mode " + std::to_string(mode));
     // InferenceMode(false) would switch grad mode on, so construct it only

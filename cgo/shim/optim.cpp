@@ -93,6 +93,7 @@ mz_err mz_optim_adamw_hf(mz_params params, const double *wd, double beta1, doubl
 mz_err mz_optim_step(mz_optim o, double lr) {
   MZ_TRY({
     if (o == nullptr) throw std::invalid_argument("nil optimizer");
+    mz::sync_threads();
     at::NoGradGuard ng;
     if (o->kind == mz_optim_s::SGD) {
       sgd_step(*o, lr);

@@ -75,6 +75,7 @@ void update_with(mz_params_s &p, at::Tensor &t, at::Tensor &z, double g, double 
 // into the scratch buffer and calls f(tensor, z) once per tensor.
 template <typename F>
 void for_each_z(mz_params_s &p, uint64_t seed, F f) {
+  mz::sync_threads();
   at::NoGradGuard ng;
   Stream s{seed, {}};
   for (auto &t : p.ts) {
@@ -115,6 +116,7 @@ std::vector<std::pair<int64_t, int64_t>> chunks(int64_t n, int64_t c) {
 // matching views of the tensor and of z.
 template <typename F>
 void for_each_z_chunked(mz_params_s &p, uint64_t seed, F f) {
+  mz::sync_threads();
   at::NoGradGuard ng;
   Stream s{seed, {}};
   for (auto &t : p.ts) {

@@ -17,6 +17,10 @@
 #include <malloc.h>
 #endif
 
+namespace mz {
+std::atomic<int> intraop_threads{0};
+}
+
 extern "C" {
 
 void mz_free(void *p) { std::free(p); }
@@ -60,6 +64,7 @@ mz_err mz_set_num_threads(int64_t n) {
   MZ_TRY({
     if (n < 1) throw std::invalid_argument("thread count must be at least 1");
     at::set_num_threads(static_cast<int>(n));
+    mz::intraop_threads.store(static_cast<int>(n));
     // libtorch 1.13 leaves an OpenBLAS pool at its own size (one thread per
     // core); with it larger than ours, fine-tuning's backward GEMMs differed
     // from run to run in the last bits. Keep the two pools equal.
@@ -68,7 +73,12 @@ mz_err mz_set_num_threads(int64_t n) {
   })
 }
 
-mz_err mz_get_num_threads(int64_t *n) { MZ_TRY({ *n = at::get_num_threads(); }) }
+mz_err mz_get_num_threads(int64_t *n) {
+  MZ_TRY({
+    mz::sync_threads();
+    *n = at::get_num_threads();
+  })
+}
 
 mz_err mz_set_num_interop_threads(int64_t n) {
   MZ_TRY({

@@ -229,6 +229,7 @@ mz_err mz_grad(mz_tensor h, mz_tensor *out) {
 mz_err mz_backward(mz_tensor loss) {
   MZ_TRY({
     c10::AutoGradMode g(true);
+    mz::sync_threads();
     T(loss).backward();
   })
 }
