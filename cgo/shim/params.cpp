@@ -71,20 +71,6 @@ void update_with(mz_params_s &p, at::Tensor &t, at::Tensor &z, double g, double 
   t.sub_(z);
 }
 
-// for_each_z draws z for every tensor of p in order (one stream per pass)
-// into the scratch buffer and calls f(tensor, z) once per tensor.
-template <typename F>
-void for_each_z(mz_params_s &p, uint64_t seed, F f) {
-  mz::sync_threads();
-  at::NoGradGuard ng;
-  Stream s{seed, {}};
-  for (auto &t : p.ts) {
-    auto z = scratch(p.scratch, t);
-    s.draw(z);
-    f(t, z);
-  }
-}
-
 // chunks splits n elements into consecutive parts for chunked z: whole parts
 // of c elements (c a multiple of 16), the last part taking the remainder,
 // or merging with the part before it when the remainder is under 16. It
@@ -104,7 +90,8 @@ std::vector<std::pair<int64_t, int64_t>> chunks(int64_t n, int64_t c) {
   return out;
 }
 
-// for_each_z_chunked is for_each_z with z drawn a part of a tensor at a time
+// for_each_z draws z for every tensor of p in order (one stream per pass)
+// into the scratch buffer and calls f(tensor, z), a part of a tensor at a time
 // on the CPU, so the scratch buffer is p.chunk elements, not the largest
 // tensor (a vocabulary embedding), and a pass stays in cache. The stream is
 // the same: ATen's CPU normal_ on a contiguous tensor of ≥ 16 elements draws
@@ -112,15 +99,16 @@ std::vector<std::pair<int64_t, int64_t>> chunks(int64_t n, int64_t c) {
 // redraws the last 16 when the size is not a multiple of 16; parts that are
 // multiples of 16 (the last one ≥ 16) consume and transform exactly as the
 // whole tensor does (TestChunkedZEqualsWhole checks it bit for bit). CUDA
-// tensors, non-contiguous ones and p.chunk = 0 are drawn whole. f receives
-// matching views of the tensor and of z.
+// tensors, non-contiguous ones, p.chunk = 0 and whole = true are drawn whole
+// (whole: f needs the tensor itself, e.g. its .grad). f receives matching
+// views of the tensor and of z.
 template <typename F>
-void for_each_z_chunked(mz_params_s &p, uint64_t seed, F f) {
+void for_each_z(mz_params_s &p, uint64_t seed, bool whole, F f) {
   mz::sync_threads();
   at::NoGradGuard ng;
   Stream s{seed, {}};
   for (auto &t : p.ts) {
-    if (!t.device().is_cpu() || !t.is_contiguous() || p.chunk <= 0 || t.numel() <= p.chunk) {
+    if (whole || !t.device().is_cpu() || !t.is_contiguous() || p.chunk <= 0 || t.numel() <= p.chunk) {
       auto z = scratch(p.scratch, t);
       s.draw(z);
       f(t, z);
@@ -200,21 +188,21 @@ mz_err mz_params_get(mz_params h, int64_t i, mz_tensor *out) {
 
 mz_err mz_params_perturb(mz_params h, uint64_t seed, double scale, double eps) {
   MZ_TRY({
-    for_each_z_chunked(P(h), seed, [&](at::Tensor &t, at::Tensor &z) { perturb_with(t, z, scale, eps); });
+    for_each_z(P(h), seed, false, [&](at::Tensor &t, at::Tensor &z) { perturb_with(t, z, scale, eps); });
   })
 }
 
 mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double wd) {
   MZ_TRY({
     auto &p = P(h);
-    for_each_z_chunked(p, seed, [&](at::Tensor &t, at::Tensor &z) { update_with(p, t, z, g, lr, wd); });
+    for_each_z(p, seed, false, [&](at::Tensor &t, at::Tensor &z) { update_with(p, t, z, g, lr, wd); });
   })
 }
 
 mz_err mz_params_restore_update(mz_params h, uint64_t seed, double eps, double g, double lr, double wd) {
   MZ_TRY({
     auto &p = P(h);
-    for_each_z_chunked(p, seed, [&](at::Tensor &t, at::Tensor &z) {
+    for_each_z(p, seed, false, [&](at::Tensor &t, at::Tensor &z) {
       t.add_(z, eps);
       update_with(p, t, z, g, lr, wd);
     });
@@ -223,7 +211,7 @@ mz_err mz_params_restore_update(mz_params h, uint64_t seed, double eps, double g
 
 mz_err mz_params_accumulate_grad(mz_params h, uint64_t seed, double g) {
   MZ_TRY({
-    for_each_z(P(h), seed, [&](at::Tensor &t, at::Tensor &z) {
+    for_each_z(P(h), seed, true, [&](at::Tensor &t, at::Tensor &z) {
       z.mul_(g);
       auto &grad = t.mutable_grad();
       if (grad.defined()) {
