@@ -89,9 +89,6 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 	if r.Method.Kind == recipe.ZeroShot {
 		return out, s.finalEvals(out, h)
 	}
-	if o.GradientAccumulationSteps > 1 {
-		return nil, errors.New("optim.gradient_accumulation_steps > 1 is not supported yet")
-	}
 	n := s.Train.Len()
 	perEpoch := (n + o.BatchSize - 1) / o.BatchSize
 	if o.DropLast {
