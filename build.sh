@@ -62,6 +62,8 @@ case "${TORCH_FROM:-auto}" in
 esac
 
 cuda=0
+nvcc=""
+cuda_ldflags=""
 [ -f "$lib/libtorch_cuda.so" ] && cuda=1
 abi=$(abi_of "$lib")
 # libtorch's headers are third-party: -isystem keeps their warnings out of
@@ -81,15 +83,29 @@ if [ "$cuda" = 1 ]; then
   for d in "${CUDA_HOME:-/usr/local/cuda}/include" /usr/local/cuda/include; do
     [ -d "$d" ] && cxxflags="$cxxflags -I$d"
   done
+  # The philox z kernel (cgo/shim/*.cu) needs nvcc and the CUDA runtime;
+  # without nvcc the shim builds without it and philox on CUDA says so.
+  nvcc=${NVCC:-}
+  if [ -z "$nvcc" ]; then
+    for c in "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" /usr/local/cuda/bin/nvcc "$(command -v nvcc || true)"; do
+      if [ -n "$c" ] && [ -x "$c" ]; then nvcc=$c; break; fi
+    done
+  fi
+  if [ -n "$nvcc" ]; then
+    cudalib=$(dirname "$(dirname "$nvcc")")/lib64
+    cuda_ldflags="-L$cudalib -Wl,-rpath,$cudalib -lcudart"
+  else
+    echo "build.sh: no nvcc (set NVCC or CUDA_HOME): building without the philox CUDA kernel" >&2
+  fi
 fi
 ldflags="$ldflags -Wl,--as-needed -ldl"
 
-echo "build.sh: libtorch from $flavour ($lib), cuda=$cuda, cxx11 abi=$abi"
+echo "build.sh: libtorch from $flavour ($lib), cuda=$cuda, cxx11 abi=$abi${nvcc:+, nvcc=$nvcc}"
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 BIN_DIR=${BIN_DIR:-$ROOT/bin}
-key=$(printf '%s' "$lib $cxxflags" | md5sum | cut -c1-12)
+key=$(printf '%s' "$lib $cxxflags $nvcc" | md5sum | cut -c1-12)
 make -s -C cgo/shim -j"$JOBS" OBJDIR="$BUILD_DIR/obj/$key" OUT="$BUILD_DIR/lib/libmzshim.so" \
-  TORCH_CXXFLAGS="$cxxflags" TORCH_LDFLAGS="$ldflags"
+  TORCH_CXXFLAGS="$cxxflags" TORCH_LDFLAGS="$ldflags" NVCC="$nvcc" CUDA_LDFLAGS="$cuda_ldflags"
 
 if [ "${SHIM_ONLY:-0}" = 1 ]; then
   echo "build.sh: built $BUILD_DIR/lib/libmzshim.so (SHIM_ONLY)"

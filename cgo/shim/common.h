@@ -30,6 +30,7 @@ struct mz_params_s {
   int64_t chunk = int64_t(1) << 18;  // CPU z part size in elements; 0: whole tensors
   std::vector<at::Tensor> scratch;   // reused by perturb/update
   std::vector<at::Tensor> scratch2;  // second buffer: weight-decay term
+  int z = MZ_Z_TORCH;                // z stream: MZ_Z_TORCH or MZ_Z_PHILOX (philox.cpp)
 };
 
 namespace mz {

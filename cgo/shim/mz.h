@@ -267,6 +267,26 @@ mz_err mz_params_draw_normal(mz_params p, mz_generator g, mz_params *z);
 mz_err mz_params_perturb_stored(mz_params p, mz_params z, double scale, double eps);
 mz_err mz_params_update_stored(mz_params p, mz_params z, double g, double lr, double wd);
 
+/* ---- the philox z stream (philox.cpp, philox_cuda.cu; definition in philox.h) ---- */
+/* z streams of a parameter list: torch (the default: torch's generator, the
+ * reference's stream) or philox (z a pure function of seed, tensor index and
+ * element index: the same on every device, thread count and chunk size;
+ * each pass fused, multithreaded, one kernel per batch of tensors on CUDA). */
+#define MZ_Z_TORCH 0
+#define MZ_Z_PHILOX 1
+/* params_set_z_stream: the stream perturb, update, restore_update and
+ * accumulate_grad draw z from. In philox mode the list's chunk size is the
+ * CPU work unit of its parallel loop (the values do not depend on it). */
+mz_err mz_params_set_z_stream(mz_params p, int stream);
+/* philox_fill: t (contiguous float32/float64, CPU or CUDA) ← z(seed, index,
+ * offset + i) for each element i, in parallel parts of grain elements (a
+ * positive multiple of 32). */
+mz_err mz_philox_fill(mz_tensor t, uint64_t seed, int64_t index, int64_t offset, int64_t grain);
+/* philox4x32_10: one Philox4x32-10 block, out[4] from ctr[4] and key[2]. */
+mz_err mz_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out);
+/* philox_cuda_kernels: *out = 1 when the shim has the CUDA kernels. */
+mz_err mz_philox_cuda_kernels(int *out);
+
 /* ---- optimizers (optim.cpp): one call per step over all parameters ---- */
 typedef struct mz_optim_s *mz_optim;
 /* optim_sgd: torch.optim.SGD without momentum (the reference's `sgd`): for

@@ -8,6 +8,10 @@
 
 namespace mz {
 at::Generator seeded_generator(const at::Device &dev, uint64_t seed);
+// philox_list_pass: pass op (philox.h's Op) over the list with the philox
+// z stream (philox.cpp); a, b, c, d are the pass's coefficients.
+void philox_list(mz_params_s &p, int op, uint64_t seed, double a, double b, double c, double d);
+void philox_accumulate_grad(mz_params_s &p, uint64_t seed, double g);
 }
 
 namespace {
@@ -188,6 +192,7 @@ mz_err mz_params_get(mz_params h, int64_t i, mz_tensor *out) {
 
 mz_err mz_params_perturb(mz_params h, uint64_t seed, double scale, double eps) {
   MZ_TRY({
+    if (P(h).z == MZ_Z_PHILOX) { mz::philox_list(P(h), 1, seed, scale * eps, 0, 0, 0); return nullptr; }
     for_each_z(P(h), seed, false, [&](at::Tensor &t, at::Tensor &z) { perturb_with(t, z, scale, eps); });
   })
 }
@@ -195,6 +200,7 @@ mz_err mz_params_perturb(mz_params h, uint64_t seed, double scale, double eps) {
 mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double wd) {
   MZ_TRY({
     auto &p = P(h);
+    if (p.z == MZ_Z_PHILOX) { mz::philox_list(p, 2, seed, g, wd, lr, 0); return nullptr; }
     for_each_z(p, seed, false, [&](at::Tensor &t, at::Tensor &z) { update_with(p, t, z, g, lr, wd); });
   })
 }
@@ -202,6 +208,7 @@ mz_err mz_params_update(mz_params h, uint64_t seed, double g, double lr, double 
 mz_err mz_params_restore_update(mz_params h, uint64_t seed, double eps, double g, double lr, double wd) {
   MZ_TRY({
     auto &p = P(h);
+    if (p.z == MZ_Z_PHILOX) { mz::philox_list(p, 3, seed, g, wd, lr, eps); return nullptr; }
     for_each_z(p, seed, false, [&](at::Tensor &t, at::Tensor &z) {
       t.add_(z, eps);
       update_with(p, t, z, g, lr, wd);
@@ -211,6 +218,7 @@ mz_err mz_params_restore_update(mz_params h, uint64_t seed, double eps, double g
 
 mz_err mz_params_accumulate_grad(mz_params h, uint64_t seed, double g) {
   MZ_TRY({
+    if (P(h).z == MZ_Z_PHILOX) { mz::philox_accumulate_grad(P(h), seed, g); return nullptr; }
     for_each_z(P(h), seed, true, [&](at::Tensor &t, at::Tensor &z) {
       z.mul_(g);
       auto &grad = t.mutable_grad();

@@ -35,8 +35,15 @@ func TestMain(m *testing.M) {
 // child starts `mezo ARGS` as a separate process.
 func child(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
+	return childEnv(t, nil, args...)
+}
+
+// childEnv starts `mezo ARGS` as a separate process with env added to its
+// environment.
+func childEnv(t *testing.T, env []string, args ...string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"--"}, args...)...)
-	cmd.Env = append(os.Environ(), "MEZO_TEST_CHILD=1")
+	cmd.Env = append(append(os.Environ(), "MEZO_TEST_CHILD=1"), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -176,6 +183,29 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(cut, ".checkpoint.safetensors.tmp123"), []byte("half a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	childRun(t, "--threads", "1", "run", "--resume", cut, "--quiet")
+	sameRun(t, full, cut)
+}
+
+// TestResumeAfterKillInCheckpoint: a MeZO run killed while it writes the
+// checkpoint of step 12 (the test hook MEZO_TEST_KILL_IN_CHECKPOINT makes
+// the child SIGKILL itself with the temporary file half written) keeps the
+// checkpoint of step 8, and resumes from it into exactly the uninterrupted
+// run.
+func TestResumeAfterKillInCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	rec := resumeRecipe(t, dir, "mezo")
+	full, cut := filepath.Join(dir, "full"), filepath.Join(dir, "cut")
+	childRun(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+full)
+	cmd := childEnv(t, []string{"MEZO_TEST_KILL_IN_CHECKPOINT=12"}, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+cut)
+	err := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the child was not killed in its checkpoint write: %v\n%s", err, cmd.Stdout.(*bytes.Buffer).String())
+	}
+	tmps, _ := filepath.Glob(filepath.Join(cut, ".checkpoint.safetensors.tmp*"))
+	if len(tmps) != 1 {
+		t.Fatalf("want the half-written checkpoint left beside the good one, found %v", tmps)
 	}
 	childRun(t, "--threads", "1", "run", "--resume", cut, "--quiet")
 	sameRun(t, full, cut)

@@ -55,3 +55,9 @@ func splitmix64(x uint64) uint64 {
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
 }
+
+// Module is a layer applied to one input: what a model's projection slots
+// hold, so an adapter (pkg/peft's LoRA) can stand in for a Linear.
+type Module interface {
+	Forward(s *torch.Scope, x *torch.Tensor) *torch.Tensor
+}

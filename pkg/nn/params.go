@@ -6,6 +6,7 @@ package nn
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/gomezo/gomezo/cgo/torch"
 )
@@ -193,4 +194,36 @@ func (ps *ParamSet) Close() error {
 	ps.params = nil
 	ps.byName = map[string]*Param{}
 	return first
+}
+
+// InsertAfter adds a trainable parameter right after the parameter called
+// after (an adapter registered inside an existing module: loralib's lora_A
+// follows its Linear's weight and bias in named_parameters()). The set takes
+// ownership of t.
+func (ps *ParamSet) InsertAfter(after, name string, t *torch.Tensor) error {
+	return ps.insert(after, 1, name, t)
+}
+
+// InsertBefore adds a trainable parameter right before the parameter called
+// before (a module's own parameters precede its children's: MeZO's
+// prefix_keys come before attention.self.query.weight).
+func (ps *ParamSet) InsertBefore(before, name string, t *torch.Tensor) error {
+	return ps.insert(before, 0, name, t)
+}
+
+func (ps *ParamSet) insert(at string, offset int, name string, t *torch.Tensor) error {
+	i := slices.IndexFunc(ps.params, func(p *Param) bool { return p.Name == at })
+	if i < 0 {
+		return fmt.Errorf("nn: cannot insert %q next to %q: no such parameter", name, at)
+	}
+	if _, dup := ps.byName[name]; dup {
+		return fmt.Errorf("nn: parameter %q added twice", name)
+	}
+	if t.Closed() {
+		return fmt.Errorf("nn: parameter %q: nil or closed tensor", name)
+	}
+	p := &Param{Name: name, T: t, Trainable: true}
+	ps.params = slices.Insert(ps.params, i+offset, p)
+	ps.byName[name] = p
+	return nil
 }

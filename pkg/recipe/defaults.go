@@ -66,9 +66,17 @@ func Default(kind Kind) Recipe {
 			Device:  "cpu",
 			ZStream: ZTorch, // until philox passes its tests (ARCHITECTURE.md, decision 3)
 		},
+		PEFT: PEFT{
+			Kind:                PEFTNone,
+			LoRAR:               8,     // the scripts' --lora_r (run.py: None)
+			LoRAAlpha:           16,    // the scripts' --lora_alpha (run.py: None)
+			NumPrefix:           5,     // the scripts' --num_prefix (run.py: 10)
+			PrefixInitByRealAct: true,  // the scripts pass --prefix_init_by_real_act
+			PrefixReparam:       false, // the scripts pass --no_reparam
+		},
 	}
 	switch kind {
-	case FT: // finetune.sh (and HF's optimizer defaults)
+	case FT, LP: // finetune.sh (and HF's optimizer defaults); LP is finetune.sh with TRAINER=linearhead
 		r.Optim.Name = AdamW
 		r.Optim.Schedule = ScheduleLinear
 		r.Optim.LR = 1e-5

@@ -24,6 +24,7 @@ type Recipe struct {
 	Eval    Eval    `yaml:"eval"`
 	Output  Output  `yaml:"output"`
 	Runtime Runtime `yaml:"runtime"`
+	PEFT    PEFT    `yaml:"peft"`
 }
 
 // Model says which weights to start from and how to run them.
@@ -97,8 +98,8 @@ type Task struct {
 
 // Method is the training method and the zeroth-order estimator's settings.
 type Method struct {
-	// Kind is mezo, ft or zero-shot (no training: evaluate the model as
-	// loaded).
+	// Kind is mezo, ft, zero-shot (no training: evaluate the model as
+	// loaded) or lp (linear probing).
 	Kind Kind `yaml:"kind"`
 	// Eps is ε, the perturbation scale (zero_order_eps).
 	Eps float64 `yaml:"eps"`
@@ -130,6 +131,13 @@ type Method struct {
 	// Loss is the training objective: ce (cross-entropy) or neg-acc (minus
 	// the batch accuracy, the reference's --optimize_acc; mezo only).
 	Loss Loss `yaml:"loss"`
+	// FromLinearHead runs linear probing on the training set before
+	// training and starts from the probed head (LP-MeZO; the reference's
+	// --from_linearhead).
+	FromLinearHead bool `yaml:"from_linearhead"`
+	// LPEarlyStopping fits the probe with max_iter 1000 and tol 1e-2
+	// instead of 5000 and 1e-4 (--lp_early_stopping).
+	LPEarlyStopping bool `yaml:"lp_early_stopping"`
 }
 
 // Optim is the optimizer, its schedule, the batch and the training budget.

@@ -50,7 +50,7 @@ func TestUnknownKeyNamesFileAndLine(t *testing.T) {
 	_, err := Decode("recipes/x.yaml", []byte(src))
 	wantErrors(t, err,
 		`recipes/x.yaml:5: optim: unknown key "lrr" (did you mean "lr"?) (known: name, lr, weight_decay, adam_beta1, adam_beta2, adam_epsilon, schedule, warmup_steps, warmup_ratio, max_grad_norm, batch_size, gradient_accumulation_steps, drop_last, max_steps, max_zo_forward_steps, epochs, seed)`,
-		`recipes/x.yaml:6: unknown key "modle" (did you mean "model"?) (known: name, description, reference, model, task, method, optim, eval, output, runtime)`)
+		`recipes/x.yaml:6: unknown key "modle" (did you mean "model"?) (known: name, description, reference, model, task, method, optim, eval, output, runtime, peft)`)
 }
 
 func TestWrongTypeNamesFileLineAndField(t *testing.T) {
@@ -180,7 +180,7 @@ eval:
 		`model.path: required: a Hugging Face model directory or cache name (e.g. --set model.path=roberta-large)`,
 		`bad.yaml:5: task.name: unknown task "SST-3" (known: `+strings.Join(lmbff.TaskNames(), ", ")+`)`,
 		`task.data_dir: required: the k-shot split directory (e.g. --set task.data_dir=data/k-shot-1k-test/SST-2/16-42)`,
-		`bad.yaml:2: method.kind: expected one of mezo, ft, zero-shot, got "mzo"`,
+		`bad.yaml:2: method.kind: expected one of mezo, ft, zero-shot, lp, got "mzo"`,
 		`bad.yaml:7: optim.lr: expected a finite number ≥ 0, got -1`,
 		`bad.yaml:11: eval.batch_size: expected an integer ≥ 1, got 0`)
 	// With a known method, the method's own checks run too.

@@ -99,7 +99,7 @@ func (r *Recipe) Validate() error {
 	p.atLeast("task.num_k", t.NumK, 0)
 
 	// method
-	oneOf(&p, "method.kind", me.Kind, MeZO, FT, ZeroShot)
+	oneOf(&p, "method.kind", me.Kind, MeZO, FT, ZeroShot, LP)
 	oneOf(&p, "method.seed_stream", me.SeedStream, SeedSimple, SeedReferenceData)
 	oneOf(&p, "method.sample_schedule", me.SampleSchedule, SamplesNone, SamplesConstant, SamplesLinear)
 	oneOf(&p, "method.loss", me.Loss, LossCE, LossNegAcc)
@@ -131,7 +131,7 @@ func (r *Recipe) Validate() error {
 				p.add("method.clip_grad", "clipping %s", need)
 			}
 		}
-	} else if me.Loss != LossCE && (me.Kind == FT || me.Kind == ZeroShot) {
+	} else if me.Loss != LossCE && (me.Kind == FT || me.Kind == ZeroShot || me.Kind == LP) {
 		p.add("method.loss", "%s needs a zeroth-order method (method.kind mezo); %s trains with ce", me.Loss, me.Kind)
 	}
 
@@ -206,6 +206,7 @@ func (r *Recipe) Validate() error {
 			p.add("runtime.z_stream", "reference: true draws z from the %s stream, got %s", ZTorch, r.Runtime.ZStream)
 		}
 	}
+	r.validatePEFT(&p)
 	return errors.Join(p...)
 }
 

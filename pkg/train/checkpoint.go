@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"strconv"
+	"syscall"
 
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/pkg/hf"
@@ -175,8 +179,32 @@ func WriteCheckpoint(path string, c *Checkpoint, names []string) error {
 	if err != nil {
 		return err
 	}
-	return hf.WriteSafetensors(path, sd, map[string]string{"format": "pt", metaKey: string(js)})
+	if err := sd.Validate(); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	infos := make([]hf.NamedInfo, len(sd.Names))
+	for i, n := range sd.Names {
+		infos[i] = hf.NamedInfo{Name: n, TensorInfo: hf.TensorInfo{DType: sd.Tensors[n].DType, Shape: sd.Tensors[n].Shape}}
+	}
+	written := 0
+	return hf.WriteSafetensorsFunc(path, infos, map[string]string{"format": "pt", metaKey: string(js)}, func(name string, w io.Writer) error {
+		if written++; written == 2 && c.Step == testKillInCheckpoint {
+			// Test only (MEZO_TEST_KILL_IN_CHECKPOINT): die as a SIGKILL
+			// during the write would, the temporary file half written.
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+		_, err := w.Write(sd.Tensors[name].Data)
+		return err
+	})
 }
+
+// testKillInCheckpoint is a test hook: the process kills itself with
+// SIGKILL in the middle of writing the checkpoint of this step, as a kill
+// during the write would (MEZO_TEST_KILL_IN_CHECKPOINT=STEP in the
+// environment; 0, never, otherwise). The resume tests use it to check that
+// the previous checkpoint survives.
+var testKillInCheckpoint, _ = strconv.Atoi(os.Getenv("MEZO_TEST_KILL_IN_CHECKPOINT"))
 
 // ReadCheckpoint reads a checkpoint WriteCheckpoint wrote, with tensors on
 // dev; a damaged or foreign file is an error naming it.

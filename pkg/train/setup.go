@@ -13,6 +13,7 @@ import (
 	"github.com/gomezo/gomezo/pkg/model/roberta"
 	"github.com/gomezo/gomezo/pkg/nprand"
 	"github.com/gomezo/gomezo/pkg/objective"
+	"github.com/gomezo/gomezo/pkg/peft"
 	"github.com/gomezo/gomezo/pkg/recipe"
 	"github.com/gomezo/gomezo/pkg/tokenizer"
 )
@@ -40,6 +41,11 @@ type Session struct {
 	Names  []string
 	// global is torch's global generator of the running loop (nil outside).
 	global *torch.Generator
+	// LoRA and Prefix are the recipe's adapters (nil without); adapterState
+	// the adapter tensors of model.init_state (peft.go).
+	LoRA         *peft.LoRA
+	Prefix       *peft.Prefix
+	adapterState *hf.StateDict
 }
 
 // Close frees the session's tensors.
@@ -212,11 +218,15 @@ func (s *Session) loadModel(modelDir string) error {
 		if err != nil {
 			return fmt.Errorf("model.init_state: %w", err)
 		}
+		sd, s.adapterState = peft.SplitState(sd)
 		if s.Model, err = roberta.FromStateDict(cfg, sd, r.Model.InitState, opts); err != nil {
 			return fmt.Errorf("model.init_state: %w", err)
 		}
 	} else if s.Model, err = roberta.Load(modelDir, "", opts); err != nil {
 		return fmt.Errorf("model.path: %w", err)
+	}
+	if err := s.applyAdapters(); err != nil {
+		return err
 	}
 	if s.Objective, err = objective.New(s.Model, objective.Options{Kind: kind, LabelWords: s.LabelWords,
 		NegAccuracy: r.Method.Loss == recipe.LossNegAcc, Lower: metrics.STSBLower, Upper: metrics.STSBUpper}); err != nil {

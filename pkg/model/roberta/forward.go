@@ -28,6 +28,8 @@ type ForwardOptions struct {
 	// Hidden keeps the embedding output and every layer's output;
 	// Attentions keeps every layer's attention probabilities [B, heads, L, L].
 	Hidden, Attentions bool
+	// keyValues keeps every layer's key and value projections (KeyValues).
+	keyValues bool
 }
 
 // Encoded is the backbone's output; its tensors belong to the scope of the
@@ -36,6 +38,8 @@ type Encoded struct {
 	Last       *torch.Tensor   // [B, L, H]
 	Hidden     []*torch.Tensor // [layers+1] of [B, L, H] when asked for
 	Attentions []*torch.Tensor // [layers] of [B, heads, L, L] when asked for
+	// keys and values are each layer's projections [B, L, H] (keyValues).
+	keys, values []*torch.Tensor
 }
 
 // PositionIDs computes Hugging Face's create_position_ids_from_input_ids:
@@ -106,15 +110,25 @@ func (m *Model) Encode(s *torch.Scope, in Inputs, fo ForwardOptions) *Encoded {
 	for i := range m.layers {
 		ly := &m.layers[i]
 		var probs *torch.Tensor // kept only when asked for
+		var kv []*torch.Tensor  // key and value projections, kept only when asked for
+		if fo.keyValues {
+			kv = make([]*torch.Tensor, 2)
+		}
 		next := s.Block(func(b *torch.Scope) *torch.Tensor {
 			a := b.Block(func(c *torch.Scope) *torch.Tensor {
-				out, p := m.attention(c, ly, x, bias, sh, drop, attnDrop)
+				out, p := m.attention(c, ly, x, bias, sh, drop, attnDrop, kv)
 				if fo.Attentions {
 					probs = c.Escape(p)
+				}
+				for _, t := range kv {
+					c.Escape(t)
 				}
 				return out
 			})
 			b.Escape(probs)
+			for _, t := range kv {
+				b.Escape(t)
+			}
 			return b.Block(func(c *torch.Scope) *torch.Tensor {
 				f := ly.out.Forward(c, c.GELU(ly.inter.Forward(c, a)))
 				return ly.outLN.Forward(c, c.Add(drop.Apply(c, f), a))
@@ -122,6 +136,9 @@ func (m *Model) Encode(s *torch.Scope, in Inputs, fo ForwardOptions) *Encoded {
 		})
 		if fo.Attentions {
 			enc.Attentions = append(enc.Attentions, probs)
+		}
+		if kv != nil {
+			enc.keys, enc.values = append(enc.keys, kv[0]), append(enc.values, kv[1])
 		}
 		if fo.Hidden {
 			enc.Hidden = append(enc.Hidden, next)
@@ -139,16 +156,26 @@ type layerShape struct{ B, L, H, heads, headDim int64 }
 
 // attention is one layer's self-attention sublayer on x [B, L, H] with the
 // additive mask bias [B, 1, 1, L]: it returns LayerNorm(dropout(W_o·ctx) + x)
-// [B, L, H] and the attention probabilities [B, heads, L, L]. The score
+// [B, L, H] and the attention probabilities [B, heads, L, L] (L+m columns
+// with an m-vector prefix, the prefix first). The score
 // chain frees each step as the next exists, as PyTorch eager's reassignments
 // do.
-func (m *Model) attention(s *torch.Scope, ly *layer, x, bias *torch.Tensor, sh layerShape, drop, attnDrop *nn.Dropout) (out, probs *torch.Tensor) {
+//
+// With kv non-nil it stores there the key and value projections [B, L, H]
+// (before any prefix), which belong to s.
+func (m *Model) attention(s *torch.Scope, ly *layer, x, bias *torch.Tensor, sh layerShape, drop, attnDrop *nn.Dropout, kv []*torch.Tensor) (out, probs *torch.Tensor) {
 	heads := func(t *torch.Tensor) *torch.Tensor { // [B, L, H] → [B, nh, L, hd]
 		return s.Permute(s.Reshape(t, sh.B, sh.L, sh.heads, sh.headDim), 0, 2, 1, 3)
 	}
 	q := heads(ly.query.Forward(s, x))
-	k := heads(ly.key.Forward(s, x))
-	v := heads(ly.value.Forward(s, x))
+	kp, vp := ly.key.Forward(s, x), ly.value.Forward(s, x)
+	if kv != nil {
+		kv[0], kv[1] = kp, vp
+	}
+	k, v := heads(kp), heads(vp)
+	if ly.prefix != nil {
+		k, v, bias = ly.prefix.Extend(s, k, v, bias)
+	}
 	scores := s.MatMul(q, s.Transpose(k, -1, -2))
 	scaled := s.DivScalar(scores, math.Sqrt(float64(sh.headDim)))
 	s.Free(scores)

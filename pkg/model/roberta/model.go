@@ -17,6 +17,7 @@ import (
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/nn"
+	"github.com/gomezo/gomezo/pkg/peft"
 )
 
 // Head selects which model class is built around the backbone.
@@ -167,10 +168,14 @@ func ConfigFrom(c *hf.Config) (Config, error) {
 }
 
 type layer struct {
-	query, key, value, attnOut nn.Linear
-	attnLN                     nn.LayerNorm
-	inter, out                 nn.Linear
-	outLN                      nn.LayerNorm
+	// query and value are slots an adapter may fill (peft.LoRALinear);
+	// they start as the plain Linear.
+	query, value nn.Module
+	key, attnOut nn.Linear
+	attnLN       nn.LayerNorm
+	inter, out   nn.Linear
+	outLN        nn.LayerNorm
+	prefix       peft.KV // nil unless prefix-tuned
 }
 
 // Model is a RoBERTa with one head. Close frees its parameters.
