@@ -31,7 +31,11 @@ run)
     bin/mezo smoke --device cuda
     bin/mezo smoke --device cuda --dtype bfloat16
     bin/mezo --threads 8 smoke --layers 12 --hidden 768 --heads 12 --vocab 50265 --batch 16 --length 128 --reps 3 --device cuda
-    (cd cgo/torch && ../../build/device/torch.test -test.v -test.run 'CUDA|ZStream|Restore')
+    (cd cgo/torch && ../../build/device/torch.test -test.v -test.run 'CUDA|ZStream|Restore|Philox')
+    grep -q 'nvcc=' "$out/build.log" || echo 'device-check: FAIL: the shim was built without nvcc, so without the philox CUDA kernel'
+    bin/mezo --threads 8 bench --mode mezo --z philox --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
+    bin/mezo --threads 8 bench --mode mezo --z torch --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
+    bin/mezo --threads 8 bench --mode infer --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
     (cd pkg/model/roberta && ../../../build/device/roberta.test -test.v -test.run 'CUDA|Parity')
   } 2>&1 | tee "$out/checks.log"
   ;;

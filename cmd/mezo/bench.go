@@ -40,6 +40,7 @@ func init() {
 			&cli.IntFlag{Name: "steps", Value: 3, Usage: "timed steps `K`, after one warm-up step"},
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "`DEVICE`: cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "dtype", Value: "float32", Usage: "parameter `DTYPE` (float16/bfloat16 on CUDA only)"},
+			&cli.StringFlag{Name: "z", Value: "philox", Usage: "`STREAM` of z in mezo mode: philox or torch"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
 		},
 		Action: func(c *cli.Context) error {
@@ -86,5 +87,9 @@ func benchOptions(c *cli.Context) (bench.Options, error) {
 	if err != nil {
 		return bench.Options{}, err
 	}
-	return bench.Options{Shape: sh, Mode: c.String("mode"), Steps: c.Int("steps"), Device: dev, DType: dt, Seed: 1}, nil
+	z, err := torch.ParseZStream(c.String("z"))
+	if err != nil {
+		return bench.Options{}, fmt.Errorf("bench: --z: %w", err)
+	}
+	return bench.Options{Shape: sh, Mode: c.String("mode"), Steps: c.Int("steps"), Device: dev, DType: dt, Seed: 1, Z: z, ZSet: true}, nil
 }

@@ -506,7 +506,7 @@ func TestRunDryRun(t *testing.T) {
 	if *got != *want {
 		t.Errorf("printed recipe\n%+v\nwant\n%+v", *got, *want)
 	}
-	for _, s := range []string{"max_steps: 7", "template: '*cls**sent_0*_It_was*mask*.*sep+*'", "eps: 0.001", "z_stream: torch"} {
+	for _, s := range []string{"max_steps: 7", "template: '*cls**sent_0*_It_was*mask*.*sep+*'", "eps: 0.001", "z_stream: philox"} {
 		if !strings.Contains(head, s) {
 			t.Errorf("resolved recipe lacks %q", s)
 		}

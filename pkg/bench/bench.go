@@ -51,6 +51,10 @@ type Options struct {
 	Eps    float64 // MeZO's ε (mezo mode)
 	LR     float64 // MeZO's learning rate (mezo mode)
 	Seed   uint64
+	// Z is the z stream of the mezo mode (philox unless set).
+	Z torch.ZStream
+	// ZSet says Z was chosen (the zero value is torch).
+	ZSet bool
 }
 
 // Validate reports every problem with o at once.
@@ -118,8 +122,15 @@ type Result struct {
 	// timed steps, from the shim's counting allocator (0 when it is off).
 	PeakCPUTensorBytes int64 `json:"peak_cpu_tensor_bytes"`
 	// PeakCUDABytes is the CUDA caching allocator's peak (CUDA only).
-	PeakCUDABytes int64   `json:"peak_cuda_bytes,omitempty"`
-	BLAS          string  `json:"blas"`
+	PeakCUDABytes int64  `json:"peak_cuda_bytes,omitempty"`
+	BLAS          string `json:"blas"`
+	// ZStream is the mezo mode's z stream; PassS the median time of one
+	// perturbation pass (of the timed steps), PassesPerStep how many a step
+	// makes, PassShare their share of the step.
+	ZStream       string  `json:"z_stream,omitempty"`
+	PassS         float64 `json:"pass_s,omitempty"`
+	PassesPerStep int     `json:"passes_per_step,omitempty"`
+	PassShare     float64 `json:"pass_share,omitempty"`
 	Loss          float32 `json:"last_loss"`
 }
 
@@ -163,6 +174,14 @@ func Run(o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !o.ZSet {
+		o.Z = torch.ZPhilox
+	}
+	if err := pl.SetZStream(o.Z); err != nil {
+		return nil, err
+	}
+	tp := &timedParams{pl: pl, dev: o.Device}
+	var passS []float64
 	b := syntheticBatch(o.Batch, o.Seq, o.Vocab)
 	loss := func() (float32, error) { return ob.Loss(b) }
 	var last float32
@@ -175,9 +194,13 @@ func Run(o Options) (*Result, error) {
 				}
 			}
 		case "mezo":
-			r, err := zo.Step(pl, loss, o.Seed+uint64(i), zo.Config{Eps: o.Eps, LR: o.LR})
+			tp.passes, tp.total = 0, 0
+			r, err := zo.Step(tp, loss, o.Seed+uint64(i), zo.Config{Eps: o.Eps, LR: o.LR})
 			if err != nil {
 				return err
+			}
+			if i > 0 {
+				passS = append(passS, tp.total.Seconds()/float64(tp.passes))
 			}
 			last = r.LossPlus
 		}
@@ -208,6 +231,12 @@ func Run(o Options) (*Result, error) {
 		res.MedianStepS = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	res.ForwardsPerS = 2 / res.MedianStepS
+	if o.Mode == "mezo" {
+		sort.Float64s(passS)
+		res.ZStream, res.PassesPerStep = o.Z.String(), tp.passes
+		res.PassS = passS[len(passS)/2]
+		res.PassShare = res.PassS * float64(tp.passes) / res.MedianStepS
+	}
 	if res.Threads, err = torch.NumThreads(); err != nil {
 		return nil, err
 	}
@@ -260,6 +289,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "batch\t%d × %d tokens, %d threads, BLAS %s\n", r.Batch, r.Seq, r.Threads, r.BLAS)
 	fmt.Fprintf(tw, "step\tmedian %.3f s (min %.3f, max %.3f) over %d steps; %.2f forward passes/s\n",
 		r.MedianStepS, r.MinStepS, r.MaxStepS, r.Steps, r.ForwardsPerS)
+	if r.PassesPerStep > 0 {
+		fmt.Fprintf(tw, "passes\t%d perturbation passes per step (z %s), median %.3f s each, %.0f%% of the step\n",
+			r.PassesPerStep, r.ZStream, r.PassS, 100*r.PassShare)
+	}
 	fmt.Fprintf(tw, "memory\tpeak RSS %s; parameters %s; peak CPU tensors %s\n", mb(r.PeakRSSBytes), mb(r.ParamBytes), mb(r.PeakCPUTensorBytes))
 	if r.PeakCUDABytes > 0 {
 		fmt.Fprintf(tw, "cuda\tpeak allocated %s\n", mb(r.PeakCUDABytes))

@@ -64,7 +64,7 @@ func Default(kind Kind) Recipe {
 		},
 		Runtime: Runtime{
 			Device:  "cpu",
-			ZStream: ZTorch, // until philox passes its tests (ARCHITECTURE.md, decision 3)
+			ZStream: ZPhilox, // reference: true uses torch (fillDependent; ARCHITECTURE.md, decision 3)
 		},
 		PEFT: PEFT{
 			Kind:                PEFTNone,
@@ -121,6 +121,9 @@ func fillDependent(r *Recipe, file string, set func(path string) bool) {
 		if r.Task.FewShotType == lmbff.ModeFinetune {
 			r.Model.Head = HeadClassification
 		}
+	}
+	if !set("runtime.z_stream") && r.Reference {
+		r.Runtime.ZStream = ZTorch // the reference's generator, bit-exact on CPU
 	}
 	if !set("method.seed_stream") {
 		r.Method.SeedStream = SeedSimple

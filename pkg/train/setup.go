@@ -139,9 +139,6 @@ func unsupported(r *recipe.Recipe) error {
 			no("method.clip_grad", "clipping the ZO estimate")
 		}
 	}
-	if r.Runtime.ZStream != "" && r.Runtime.ZStream != recipe.ZTorch {
-		no("runtime.z_stream", string(r.Runtime.ZStream))
-	}
 	if r.Optim.GradientAccumulationSteps > 1 {
 		no("optim.gradient_accumulation_steps", "gradient accumulation")
 	}
@@ -240,6 +237,9 @@ func (s *Session) loadModel(modelDir string) error {
 		}
 	}
 	if s.Params, err = s.Model.Params.TrainableList(); err != nil {
+		return err
+	}
+	if err := s.Params.SetZStream(zStream(r.Runtime.ZStream)); err != nil {
 		return err
 	}
 	for _, p := range s.Model.Params.Trainable() {
