@@ -77,3 +77,20 @@ func TestDryRunTrainableSets(t *testing.T) {
 		})
 	}
 }
+
+// TestLinearProbingRefusedByName: linear probing is fitted by pkg/probe but
+// not yet written into the head by mezo run, so method.kind lp and
+// method.from_linearhead are refused naming the field, never ignored.
+func TestLinearProbingRefusedByName(t *testing.T) {
+	f := newRunFixture(t)
+	for _, c := range []struct{ kind, set, field string }{
+		{"lp", "method.lp_early_stopping=false", "method.kind"},
+		{"mezo", "method.from_linearhead=true", "method.from_linearhead"},
+	} {
+		rp := f.recipe(t, t.TempDir(), "lp.yaml", c.kind, "")
+		out, err := mezoRun(t, "run", rp, "--dry-run", "--set", c.set)
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s with %s: %v\n%s", c.kind, c.set, err, out)
+		}
+	}
+}

@@ -64,7 +64,7 @@ func TestPaperRecipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{}
-	for _, m := range []Kind{MeZO, FT, ZeroShot} {
+	for _, m := range []string{"mezo", "ft", "zero-shot", "mezo-lora", "mezo-prefix", "ft-lora", "ft-prefix"} {
 		for _, task := range []string{"SST-2", "sst-5", "SNLI", "MNLI", "RTE", "trec"} {
 			for _, k := range []int{16, 512} {
 				want[fmt.Sprintf("%s-%s-k%d.yaml", m, task, k)] = true
@@ -83,7 +83,11 @@ func TestPaperRecipes(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if got := fmt.Sprintf("%s-%s-k%d.yaml", r.Method.Kind, r.Task.Name, r.Task.NumK); got != name {
+		method := string(r.Method.Kind)
+		if r.PEFT.Kind != PEFTNone {
+			method += "-" + string(r.PEFT.Kind)
+		}
+		if got := fmt.Sprintf("%s-%s-k%d.yaml", method, r.Task.Name, r.Task.NumK); got != name {
 			t.Errorf("%s holds %s", name, got)
 		}
 		if r.Reference || r.Model.DType != Float32 || r.Task.FewShotType != "prompt" || r.Eval.BatchSize != 4 ||
@@ -91,14 +95,16 @@ func TestPaperRecipes(t *testing.T) {
 			t.Errorf("%s: %+v", name, *r)
 		}
 		o := r.Optim
-		switch r.Method.Kind {
-		case MeZO:
+		switch {
+		case r.PEFT.Kind != PEFTNone:
+			checkPEFTRecipe(t, name, r)
+		case r.Method.Kind == MeZO:
 			if o.BatchSize != 64 || o.LR != 1e-6 || r.Method.Eps != 1e-3 || o.WeightDecay != 0 || o.MaxSteps != 100000 ||
 				r.Eval.Steps != 10000 || o.Name != SGD || o.Schedule != ScheduleConstant || r.Method.TrainerOptim ||
 				!r.Eval.DuringTraining {
 				t.Errorf("%s: not §8's MeZO: %+v %+v %+v", name, r.Method, o, r.Eval)
 			}
-		case FT:
+		case r.Method.Kind == FT:
 			if o.BatchSize != 8 || o.LR != 1e-5 || o.MaxSteps != 1000 || r.Eval.Steps != 100 || o.Name != AdamW ||
 				o.Schedule != ScheduleLinear || o.WarmupSteps != 0 || o.MaxGradNorm != 1 || !r.Model.TrainDropout {
 				t.Errorf("%s: not §8's FT: %+v %+v", name, o, r.Eval)
@@ -111,5 +117,41 @@ func TestPaperRecipes(t *testing.T) {
 		if !strings.Contains(string(src), "MEZO_SPEC §") {
 			t.Errorf("%s does not say where its numbers come from", name)
 		}
+	}
+}
+
+// checkPEFTRecipe checks a LoRA or prefix paper recipe against the README's
+// commands (MEZO_SPEC §8.1), which lie inside the paper's grids (§8.2).
+func checkPEFTRecipe(t *testing.T, name string, r *Recipe) {
+	t.Helper()
+	o, p := r.Optim, r.PEFT
+	lr := map[string]float64{"mezo-lora": 1e-4, "mezo-prefix": 1e-2, "ft-lora": 1e-4, "ft-prefix": 1e-2}[string(r.Method.Kind)+"-"+string(p.Kind)]
+	if o.LR != lr || o.WeightDecay != 0 || p.LoRAOnly {
+		t.Errorf("%s: lr %v weight decay %v lora_only %v", name, o.LR, o.WeightDecay, p.LoRAOnly)
+	}
+	switch p.Kind {
+	case PEFTLoRA:
+		if p.LoRAR != 8 || p.LoRAAlpha != 16 {
+			t.Errorf("%s: LoRA (%d, %v), want (8, 16)", name, p.LoRAR, p.LoRAAlpha)
+		}
+	case PEFTPrefix:
+		if p.NumPrefix != 5 || !p.PrefixInitByRealAct || p.PrefixReparam {
+			t.Errorf("%s: prefix %+v, want 5 real-activation prefixes without the MLP", name, p)
+		}
+	}
+	switch r.Method.Kind {
+	case MeZO:
+		eps := map[PEFTKind]float64{PEFTLoRA: 1e-3, PEFTPrefix: 1e-1}[p.Kind]
+		if o.BatchSize != 64 || r.Method.Eps != eps || o.MaxSteps != 100000 || r.Eval.Steps != 10000 || o.Name != SGD ||
+			o.Schedule != ScheduleConstant || !r.Eval.DuringTraining {
+			t.Errorf("%s: not §8's MeZO (%s): %+v %+v %+v", name, p.Kind, r.Method, o, r.Eval)
+		}
+	case FT:
+		if o.BatchSize != 8 || o.MaxSteps != 1000 || r.Eval.Steps != 100 || o.Name != AdamW || o.Schedule != ScheduleLinear ||
+			o.MaxGradNorm != 1 || !r.Model.TrainDropout {
+			t.Errorf("%s: not §8's FT (%s): %+v %+v", name, p.Kind, o, r.Eval)
+		}
+	default:
+		t.Errorf("%s: %s with %s", name, p.Kind, r.Method.Kind)
 	}
 }
