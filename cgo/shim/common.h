@@ -100,9 +100,15 @@ struct ModeGuard {
 }  // namespace mz
 
 // MZ_TRY wraps a function body: success returns NULL, every exception
-// becomes an error string owned by the caller (freed with mz_free).
+// becomes an error string owned by the caller (freed with mz_free). It
+// first applies the requested thread count to the calling OS thread, for
+// every call: a call that computed without it on a thread Go had just made
+// (as it does under load) ran with libtorch's default count, and
+// clip_grad_norm's reductions then split differently, flipping the last
+// bits of fine-tuning runs from run to run.
 #define MZ_TRY(...)                                                   \
   try {                                                               \
+    mz::sync_threads();                                               \
     __VA_ARGS__;                                                      \
     return nullptr;                                                   \
   } catch (const c10::Error &e) {                                     \

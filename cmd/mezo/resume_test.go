@@ -211,6 +211,26 @@ func TestResumeAfterKillInCheckpoint(t *testing.T) {
 	sameRun(t, full, cut)
 }
 
+// TestResumeFineTuneAfterKill: a fine-tuning run (AdamW moments and step
+// counts, dropout masks from the global generator, the linear schedule)
+// killed with SIGKILL between two checkpoints resumes into exactly the
+// uninterrupted run.
+func TestResumeFineTuneAfterKill(t *testing.T) {
+	dir := t.TempDir()
+	rec := resumeRecipe(t, dir, "ft")
+	full, cut := filepath.Join(dir, "full"), filepath.Join(dir, "cut")
+	childRun(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+full)
+	cmd := child(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+cut)
+	waitLines(t, cut, 11) // past the checkpoint at step 8, before the one at 12
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if _, err := os.Stat(filepath.Join(cut, "result.json")); err == nil {
+		t.Fatal("the run finished before it was killed: the test needs a slower run or an earlier kill")
+	}
+	childRun(t, "--threads", "1", "run", "--resume", cut, "--quiet")
+	sameRun(t, full, cut)
+}
+
 // TestResumeAfterTerm: a run stopped with SIGTERM saves a checkpoint, says
 // so, and resumes into exactly the uninterrupted run. It is a MeZO run: a
 // fine-tuning run is not yet bit-reproducible even without interruption
