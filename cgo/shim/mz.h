@@ -286,6 +286,15 @@ mz_err mz_philox_fill(mz_tensor t, uint64_t seed, int64_t index, int64_t offset,
 mz_err mz_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out);
 /* philox_cuda_kernels: *out = 1 when the shim has the CUDA kernels. */
 mz_err mz_philox_cuda_kernels(int *out);
+/* params_scale_stored (zo_extra.cpp): a list z' with z'_i = z_i / c_i
+ * (divide) or z_i * c_i, as torch's tensor-by-float operators round; c_i = 1
+ * shares z_i itself. The reference's z/d_c perturbation and z·d_c gradient. */
+mz_err mz_params_scale_stored(mz_params z, const double *c, int divide, mz_params *out);
+/* params_accumulate_grad_stored: p.grad ← g·z (or += g·z) with a stored z. */
+mz_err mz_params_accumulate_grad_stored(mz_params p, mz_params z, double g);
+/* params_sumsq: torch.sum(t**2) of every tensor (or its .grad) in the
+ * tensor's dtype, as float; defined[i] = 0 for a missing .grad. */
+mz_err mz_params_sumsq(mz_params p, int of_grad, float *out, int *defined);
 
 /* ---- optimizers (optim.cpp): one call per step over all parameters ---- */
 typedef struct mz_optim_s *mz_optim;
@@ -298,6 +307,17 @@ mz_err mz_optim_sgd(mz_params params, const double *wd, mz_optim *out);
  * step size, and decoupled decay p += (−lr·wd_i)·p applied after the update. */
 mz_err mz_optim_adamw_hf(mz_params params, const double *wd, double beta1, double beta2,
                          double eps, int correct_bias, mz_optim *out);
+/* optim_sgd_momentum: torch.optim.SGD with momentum (1.13, foreach off):
+ * d = grad (+ wd·p); buf = d at the first step, else buf·m + (1−dampening)·d;
+ * d = nesterov ? d + m·buf : buf; p −= lr·d. The buffers are the state's
+ * exp_avg (exp_avg_sq unused). */
+mz_err mz_optim_sgd_momentum(mz_params params, const double *wd, double momentum, double dampening, int nesterov,
+                             mz_optim *out);
+/* optim_torch_adam: libtorch's own torch::optim::Adam (coupled L2 decay,
+ * decoupled 0) or torch::optim::AdamW (decoupled 1), one parameter group per
+ * distinct weight decay. */
+mz_err mz_optim_torch_adam(mz_params params, const double *wd, double beta1, double beta2, double eps, int amsgrad,
+                           int decoupled, mz_optim *out);
 /* optim_step: one step at learning rate lr (the scheduled value). Tensors
  * without a .grad are skipped, as torch and transformers skip them. */
 mz_err mz_optim_step(mz_optim o, double lr);

@@ -34,8 +34,12 @@ func ReferenceWeightDecay(names []string, wd float64) []float64 {
 type Kind string
 
 const (
-	SGD  Kind = "sgd"  // torch.optim.SGD, no momentum (the reference's --optimizer sgd)
+	SGD  Kind = "sgd"  // torch.optim.SGD, no momentum (the reference's --optimizer sgd) or, with Momentum, with it
 	Adam Kind = "adam" // transformers.AdamW (the reference's --optimizer adam)
+	// TorchAdam and TorchAdamW are libtorch's own torch::optim::Adam and
+	// torch::optim::AdamW.
+	TorchAdam  Kind = "torch-adam"
+	TorchAdamW Kind = "torch-adamw"
 )
 
 // Config chooses and configures an optimizer.
@@ -45,6 +49,10 @@ type Config struct {
 	Beta1       float64 // default 0.9
 	Beta2       float64 // default 0.999
 	Eps         float64 // default 1e-8
+	// SGD momentum (torch.optim.SGD's momentum, dampening, nesterov); 0 is
+	// plain SGD.
+	Momentum, Dampening float64
+	Nesterov            bool
 }
 
 // New builds the optimizer over the trainable parameters list (names in the
@@ -57,15 +65,23 @@ func New(list *torch.ParamList, names []string, c Config) (*torch.Optimizer, err
 		return nil, fmt.Errorf("optim: weight decay must be ≥ 0, got %v", c.WeightDecay)
 	}
 	wd := ReferenceWeightDecay(names, c.WeightDecay)
+	if c.Kind != SGD && (c.Momentum != 0 || c.Dampening != 0 || c.Nesterov) {
+		return nil, fmt.Errorf("optim: momentum is sgd's, not %s's", c.Kind)
+	}
+	ac := torch.AdamConfig{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, CorrectBias: true}
+	if ac.Beta1 == 0 && ac.Beta2 == 0 && ac.Eps == 0 {
+		ac.Beta1, ac.Beta2, ac.Eps = 0.9, 0.999, 1e-8
+	}
 	switch c.Kind {
 	case SGD:
+		if c.Momentum != 0 || c.Dampening != 0 || c.Nesterov {
+			return torch.NewSGDMomentum(list, wd, c.Momentum, c.Dampening, c.Nesterov)
+		}
 		return torch.NewSGD(list, wd)
 	case Adam:
-		ac := torch.AdamConfig{Beta1: c.Beta1, Beta2: c.Beta2, Eps: c.Eps, CorrectBias: true}
-		if ac.Beta1 == 0 && ac.Beta2 == 0 && ac.Eps == 0 {
-			ac.Beta1, ac.Beta2, ac.Eps = 0.9, 0.999, 1e-8
-		}
 		return torch.NewAdamWHF(list, wd, ac)
+	case TorchAdam, TorchAdamW:
+		return torch.NewTorchAdam(list, wd, ac, c.Kind == TorchAdamW)
 	}
-	return nil, fmt.Errorf("optim: unknown optimizer %q (want %s or %s)", c.Kind, SGD, Adam)
+	return nil, fmt.Errorf("optim: unknown optimizer %q (want %s, %s, %s or %s)", c.Kind, SGD, Adam, TorchAdam, TorchAdamW)
 }

@@ -39,6 +39,7 @@ func Default(kind Kind) Recipe {
 			Samples:        1,    // run.py
 			SampleSchedule: SamplesNone,
 			Loss:           LossCE,
+			ZOVariant:      VariantNone,
 		},
 		Optim: Optim{
 			AdamBeta1:                 0.9,

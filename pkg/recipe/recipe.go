@@ -138,6 +138,29 @@ type Method struct {
 	// LPEarlyStopping fits the probe with max_iter 1000 and tol 1e-2
 	// instead of 5000 and 1e-4 (--lp_early_stopping).
 	LPEarlyStopping bool `yaml:"lp_early_stopping"`
+	// FreshBatchPerSample gives every n-SPSA sample its own batch (the
+	// paper's Algorithm 2), drawn at random from the training set; off, all
+	// samples of a step share the step's batch, as the reference does.
+	FreshBatchPerSample bool `yaml:"fresh_batch_per_sample"`
+	// ZOVariant is none, grad_norm or param_norm: variance-modified SPSA
+	// (zo_variant, MeZO App. B) with per-group scales d_c over embed,
+	// lm_head and layer.0. … layer.N-1.; perturbations use z/d_c. It needs
+	// efficient: false (the stored-z path).
+	ZOVariant ZOVariant `yaml:"zo_variant"`
+	// UseZOGradEst estimates grad_norm's d_c with one ±ε pair per group
+	// (two counted forwards each) instead of one backprop pass.
+	UseZOGradEst bool `yaml:"use_zo_grad_est"`
+	// RecomputeNorms recomputes d_c on the first batch of every epoch (the
+	// reference: only at the first step otherwise).
+	RecomputeNorms bool `yaml:"recompute_norms"`
+	// ScaleNormByNumParams divides d_c by √(parameters of the group).
+	ScaleNormByNumParams bool `yaml:"scale_norm_by_num_params"`
+	// NormRunningUpdate sets d_c of every group to |projected gradient|
+	// after each step (grad_norm only).
+	NormRunningUpdate bool `yaml:"norm_running_update"`
+	// ChangeGradEstimate is expectation-modified SPSA: the gradient uses z
+	// rather than d_c·z (trainer_optim only, as in the reference).
+	ChangeGradEstimate bool `yaml:"change_grad_estimate"`
 }
 
 // Optim is the optimizer, its schedule, the batch and the training budget.
@@ -174,6 +197,13 @@ type Optim struct {
 	// Seed seeds the run: data order, head initialisation, step seeds.
 	// The reference uses the split's seed.
 	Seed int `yaml:"seed"`
+	// Momentum, Dampening and Nesterov configure sgd's momentum
+	// (torch.optim.SGD's; the README's ZO-Momentum, which the reference
+	// never built: its --momentum flag does not exist). Momentum 0 is the
+	// reference's plain SGD.
+	Momentum  float64 `yaml:"momentum"`
+	Dampening float64 `yaml:"dampening"`
+	Nesterov  bool    `yaml:"nesterov"`
 }
 
 // Eval is the evaluation schedule and model selection.
@@ -291,6 +321,20 @@ type Optimizer string
 const (
 	SGD   Optimizer = "sgd"
 	AdamW Optimizer = "adamw"
+	// TorchAdam and TorchAdamW are libtorch's own torch::optim::Adam
+	// (coupled L2 decay) and torch::optim::AdamW (decoupled).
+	TorchAdam  Optimizer = "torch-adam"
+	TorchAdamW Optimizer = "torch-adamw"
+)
+
+// ZOVariant is a variance-modified SPSA variant.
+type ZOVariant string
+
+// The variants.
+const (
+	VariantNone      ZOVariant = "none"
+	VariantGradNorm  ZOVariant = "grad_norm"
+	VariantParamNorm ZOVariant = "param_norm"
 )
 
 // Schedule is a learning-rate schedule, named as the reference's
@@ -344,11 +388,18 @@ type Quirks struct {
 	// reference's trainable set, and so its z stream). Off, they are
 	// frozen.
 	TrainUnusedHeads bool
+	// InconsistentVariants reproduces the reference's ZO variants as it
+	// computes them: with scale_norm_by_num_params, param_norm's d_c is
+	// divided by √d_c instead of √N_c (trainer.py:341); without the trainer
+	// optimizer, the update uses the raw z although the perturbation used
+	// z/d_c. Off, d_c is ‖θ_c‖/√N_c and the inline update uses z·d_c (or z
+	// with change_grad_estimate), the same estimate as the trainer path.
+	InconsistentVariants bool
 }
 
 // Quirks resolves the reference switch: every quirk on when Reference is
 // true, every one off otherwise.
 func (r *Recipe) Quirks() Quirks {
 	on := r.Reference
-	return Quirks{RestorePass: on, StopPastBudget: on, TrainUnusedHeads: on}
+	return Quirks{RestorePass: on, StopPastBudget: on, TrainUnusedHeads: on, InconsistentVariants: on}
 }

@@ -49,7 +49,7 @@ func TestUnknownKeyNamesFileAndLine(t *testing.T) {
 	src := "method:\n  kind: mezo\noptim:\n  lr: 1e-6\n  lrr: 2\nmodle:\n  path: x\n"
 	_, err := Decode("recipes/x.yaml", []byte(src))
 	wantErrors(t, err,
-		`recipes/x.yaml:5: optim: unknown key "lrr" (did you mean "lr"?) (known: name, lr, weight_decay, adam_beta1, adam_beta2, adam_epsilon, schedule, warmup_steps, warmup_ratio, max_grad_norm, batch_size, gradient_accumulation_steps, drop_last, max_steps, max_zo_forward_steps, epochs, seed)`,
+		`recipes/x.yaml:5: optim: unknown key "lrr" (did you mean "lr"?) (known: name, lr, weight_decay, adam_beta1, adam_beta2, adam_epsilon, schedule, warmup_steps, warmup_ratio, max_grad_norm, batch_size, gradient_accumulation_steps, drop_last, max_steps, max_zo_forward_steps, epochs, seed, momentum, dampening, nesterov)`,
 		`recipes/x.yaml:6: unknown key "modle" (did you mean "model"?) (known: name, description, reference, model, task, method, optim, eval, output, runtime, peft)`)
 }
 
@@ -150,7 +150,7 @@ func TestBadSets(t *testing.T) {
 		"optim.lrr=1", "optim.lr=fast", "optim=3", "nothing", "model.path=x", "optim.lr.x=1", "eval.batch_size=")
 	wantErrors(t, err,
 		`--set optim.lrr=1: optim.lrr: unknown field (did you mean "optim.lr"?)`,
-		`--set optim=3: optim: is a section; set one of its fields: optim.name, optim.lr, optim.weight_decay, optim.adam_beta1, optim.adam_beta2, optim.adam_epsilon, optim.schedule, optim.warmup_steps, optim.warmup_ratio, optim.max_grad_norm, optim.batch_size, optim.gradient_accumulation_steps, optim.drop_last, optim.max_steps, optim.max_zo_forward_steps, optim.epochs, optim.seed`,
+		`--set optim=3: optim: is a section; set one of its fields: optim.name, optim.lr, optim.weight_decay, optim.adam_beta1, optim.adam_beta2, optim.adam_epsilon, optim.schedule, optim.warmup_steps, optim.warmup_ratio, optim.max_grad_norm, optim.batch_size, optim.gradient_accumulation_steps, optim.drop_last, optim.max_steps, optim.max_zo_forward_steps, optim.epochs, optim.seed, optim.momentum, optim.dampening, optim.nesterov`,
 		`--set nothing: expected PATH=VALUE, e.g. optim.lr=1e-6`,
 		`--set model.path=x: model: x.yaml:3 holds "3", not a section`,
 		`--set optim.lr.x=1: optim.lr.x: unknown field: optim.lr is not a section`)
@@ -271,7 +271,7 @@ func TestDefaultsApplied(t *testing.T) {
 
 func TestReferenceSwitch(t *testing.T) {
 	on := mustParse(t, "reference: true\nmethod: {kind: mezo}\ntask: {name: SST-2}\n")
-	if q := on.Quirks(); q != (Quirks{RestorePass: true, StopPastBudget: true, TrainUnusedHeads: true}) {
+	if q := on.Quirks(); q != (Quirks{RestorePass: true, StopPastBudget: true, TrainUnusedHeads: true, InconsistentVariants: true}) {
 		t.Errorf("reference: true resolves to %+v", q)
 	}
 	if on.Method.SeedStream != SeedReferenceData || on.Runtime.ZStream != ZTorch {

@@ -103,6 +103,8 @@ func (r *Recipe) Validate() error {
 	oneOf(&p, "method.seed_stream", me.SeedStream, SeedSimple, SeedReferenceData)
 	oneOf(&p, "method.sample_schedule", me.SampleSchedule, SamplesNone, SamplesConstant, SamplesLinear)
 	oneOf(&p, "method.loss", me.Loss, LossCE, LossNegAcc)
+	oneOf(&p, "method.zo_variant", me.ZOVariant, VariantNone, VariantGradNorm, VariantParamNorm)
+	validateVariant(&p, me)
 	if me.Kind == MeZO {
 		if !finite(me.Eps) || me.Eps <= 0 {
 			p.add("method.eps", "expected a finite number > 0, got %v", me.Eps)
@@ -130,13 +132,27 @@ func (r *Recipe) Validate() error {
 			if me.ClipGrad {
 				p.add("method.clip_grad", "clipping %s", need)
 			}
+			if me.FreshBatchPerSample {
+				p.add("method.fresh_batch_per_sample", "n-SPSA %s", need)
+			}
+			if o.Momentum != 0 {
+				p.add("optim.momentum", "momentum %s", need)
+			}
 		}
 	} else if me.Loss != LossCE && (me.Kind == FT || me.Kind == ZeroShot || me.Kind == LP) {
 		p.add("method.loss", "%s needs a zeroth-order method (method.kind mezo); %s trains with ce", me.Loss, me.Kind)
 	}
 
 	// optim
-	oneOf(&p, "optim.name", o.Name, SGD, AdamW)
+	oneOf(&p, "optim.name", o.Name, SGD, AdamW, TorchAdam, TorchAdamW)
+	p.nonNegative("optim.momentum", o.Momentum)
+	p.nonNegative("optim.dampening", o.Dampening)
+	if (o.Momentum != 0 || o.Nesterov || o.Dampening != 0) && o.Name != SGD {
+		p.add("optim.momentum", "momentum, dampening and nesterov are sgd's; optim.name is %s", o.Name)
+	}
+	if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
+		p.add("optim.nesterov", "Nesterov momentum needs optim.momentum > 0 and optim.dampening 0")
+	}
 	oneOf(&p, "optim.schedule", o.Schedule, ScheduleConstant, ScheduleLinear, ScheduleConstantWithWarmup)
 	p.nonNegative("optim.lr", o.LR)
 	p.nonNegative("optim.weight_decay", o.WeightDecay)
@@ -265,4 +281,31 @@ func (r *Recipe) CheckPaths() error {
 		p.add("model.path", "%s is not a directory", mp)
 	}
 	return errors.Join(p...)
+}
+
+// validateVariant checks the ZO variant fields (MEZO_SPEC §4.6).
+func validateVariant(p *problems, me *Method) {
+	on := me.ZOVariant == VariantGradNorm || me.ZOVariant == VariantParamNorm
+	if !on {
+		for _, f := range []struct {
+			path string
+			set  bool
+		}{{"method.use_zo_grad_est", me.UseZOGradEst}, {"method.recompute_norms", me.RecomputeNorms},
+			{"method.scale_norm_by_num_params", me.ScaleNormByNumParams}, {"method.norm_running_update", me.NormRunningUpdate},
+			{"method.change_grad_estimate", me.ChangeGradEstimate}} {
+			if f.set {
+				p.add(f.path, "needs method.zo_variant grad_norm or param_norm")
+			}
+		}
+		return
+	}
+	if me.Kind != MeZO {
+		p.add("method.zo_variant", "needs method.kind mezo, got %s", me.Kind)
+	}
+	if me.Efficient {
+		p.add("method.efficient", "method.zo_variant %s needs efficient: false (the reference's efficient path ignores d_c in the perturbation but not in the gradient)", me.ZOVariant)
+	}
+	if me.ZOVariant == VariantParamNorm && (me.UseZOGradEst || me.NormRunningUpdate) {
+		p.add("method.zo_variant", "param_norm takes d_c from the parameters: use_zo_grad_est and norm_running_update are grad_norm's")
+	}
 }

@@ -62,8 +62,8 @@ func (c *Checkpoint) capture(m Method, global, sampler *torch.Generator, stream,
 		d := demos.State()
 		c.Demos = &d
 	}
-	if ft, ok := m.(*FineTune); ok {
-		if c.Opt, err = ft.Opt.State(); err != nil {
+	if ft, ok := m.(optimizerHolder); ok && ft.optimizer() != nil {
+		if c.Opt, err = ft.optimizer().State(); err != nil {
 			return err
 		}
 		c.owned = append(c.owned, c.Opt)
@@ -104,11 +104,11 @@ func (c *Checkpoint) restore(s *Session, m Method, global, sampler *torch.Genera
 	if err := s.Params.CopyFrom(c.Params); err != nil {
 		return fmt.Errorf("checkpoint: parameters: %w", err)
 	}
-	if ft, ok := m.(*FineTune); ok {
+	if ft, ok := m.(optimizerHolder); ok && ft.optimizer() != nil {
 		if c.Opt == nil {
 			return errors.New("checkpoint: a fine-tuning checkpoint without optimizer state")
 		}
-		if err := ft.Opt.SetState(c.Opt); err != nil {
+		if err := ft.optimizer().SetState(c.Opt); err != nil {
 			return fmt.Errorf("checkpoint: optimizer: %w", err)
 		}
 	}
@@ -270,3 +270,7 @@ func ReadCheckpoint(path string, names []string, dev torch.Device, dtype torch.D
 	}
 	return c, nil
 }
+
+// optimizerHolder is a method with optimizer state (fine-tuning, the
+// trainer-optimizer ZO path).
+type optimizerHolder interface{ optimizer() *torch.Optimizer }

@@ -25,12 +25,15 @@ import (
 // many steps and final tensors also match bit for bit.
 func TestReferenceFineTuning(t *testing.T) {
 	for _, name := range []string{"ft-adamw-nodropout", "ft-adamw"} {
-		t.Run(name, func(t *testing.T) { replayFineTuning(t, name) })
+		t.Run(name, func(t *testing.T) {
+			replayFineTuningDir(t, testenv.SharedPath(t, "fixtures", "mezo-reference-trainer", name))
+		})
 	}
 }
 
-func replayFineTuning(t *testing.T, name string) {
-	dir := testenv.SharedPath(t, "fixtures", "mezo-reference-trainer", name)
+// replayFineTuningDir replays one fine-tuning folder.
+func replayFineTuningDir(t *testing.T, dir string) {
+	name := filepath.Base(dir)
 	var fx struct {
 		Args struct {
 			LR          float64 `json:"learning_rate"`

@@ -134,17 +134,9 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 		demos = nprand.New(uint32(o.Seed) ^ 0x5eed)
 	}
 
-	var m Method
-	switch r.Method.Kind {
-	case recipe.MeZO:
-		m = &MeZO{Params: s.Params, Loss: s.Objective.Loss, Teacher: teacher,
-			Config: zo.Config{Eps: r.Method.Eps, LR: o.LR, WeightDecay: o.WeightDecay, SeparateRestore: q.RestorePass}}
-	case recipe.FT:
-		if m, err = NewFineTune(s, global, maxSteps); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("method.kind %q cannot train", r.Method.Kind)
+	m, err := NewMethod(s, global, maxSteps, teacher)
+	if err != nil {
+		return nil, err
 	}
 	defer m.Close()
 
@@ -234,7 +226,8 @@ train:
 				return nil, err
 			}
 			seed := uint64(0)
-			if r.Method.Kind == recipe.MeZO {
+			sm, perSample := m.(SampleStepper)
+			if r.Method.Kind == recipe.MeZO && !perSample {
 				seed = uint64(stream.Randint(1000000000))
 				if teacher != nil && teacher.Seed != nil {
 					if v, ok := teacher.Seed(k); ok {
@@ -243,13 +236,22 @@ train:
 				}
 			}
 			t0 := time.Now()
-			rec, err := m.Step(b, seed, k)
+			var rec StepRecord
+			if perSample {
+				rec, err = sm.StepSamples(b, s.stepEnv(global, stream, demos, bi == 0 && !(epoch == startEpoch && resumeOrder != nil)), k)
+			} else {
+				rec, err = m.Step(b, seed, k)
+			}
 			if err := torch.Synchronize(s.Device); err != nil {
 				return nil, err
 			}
 			out.StepTimes = append(out.StepTimes, time.Since(t0).Seconds())
 			rec.Step, rec.Epoch, rec.Batch = k+1, epoch, idx
-			out.Forwards += m.ForwardsPerStep()
+			if rec.StepForwards > 0 {
+				out.Forwards += rec.StepForwards
+			} else {
+				out.Forwards += m.ForwardsPerStep()
+			}
 			rec.Forwards = out.Forwards
 			if err != nil {
 				var nf *zo.NonFiniteError
@@ -263,8 +265,8 @@ train:
 			}
 			logEvery := r.Eval.LoggingSteps
 			if m.ForwardsPerStep() > 0 && logEvery > 0 && out.GlobalStep%logEvery == 0 && h.Log != nil {
-				h.Log(LogRecord{Step: out.GlobalStep, Seed: seed, Loss: rec.LossPlus, LossPlus: rec.LossPlus,
-					LossMinus: rec.LossMinus, ProjGrad: rec.ProjGrad, LR: rec.LR, Forwards: out.Forwards,
+				h.Log(LogRecord{Step: out.GlobalStep, Seed: rec.Seed, Loss: rec.LossPlus, LossPlus: rec.LossPlus,
+					LossMinus: rec.LossMinus, ProjGrad: rec.ProjGrad, GradNorm: rec.GradNorm, LR: rec.LR, Forwards: out.Forwards,
 					Elapsed: time.Since(start).Seconds()})
 			}
 			k++

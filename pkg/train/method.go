@@ -2,7 +2,6 @@ package train
 
 import (
 	"errors"
-	"fmt"
 	"math"
 
 	"github.com/gomezo/gomezo/cgo/torch"
@@ -10,7 +9,6 @@ import (
 	"github.com/gomezo/gomezo/pkg/model/roberta"
 	"github.com/gomezo/gomezo/pkg/objective"
 	"github.com/gomezo/gomezo/pkg/optim"
-	"github.com/gomezo/gomezo/pkg/recipe"
 	"github.com/gomezo/gomezo/pkg/zo"
 )
 
@@ -28,6 +26,14 @@ type StepRecord struct {
 	GradNorm float64
 	// Forwards is the cumulative count of MeZO forward passes after it.
 	Forwards int
+	// The trainer-optimizer ZO path (ZOTrainer): n_t, every sample, the
+	// forwards this step counted (2·n_t plus d_c estimates; 0 means
+	// ForwardsPerStep), and d_c per variant group when it was computed at
+	// this step. GradNorm is then the estimate's norm as the reference logs it.
+	NT           int
+	Samples      []SampleRecord
+	StepForwards int
+	DC           []float32
 }
 
 // Method takes one update on a batch: the small interface the loop drives
@@ -48,6 +54,11 @@ type Method interface {
 type Teacher struct {
 	Seed     func(k int) (uint64, bool)
 	ProjGrad func(k int) (float32, bool)
+	// SampleLosses replaces the measured ℓ+ and ℓ− of sample j of update k
+	// (ZOTrainer); the projected gradient and its scaling are then computed
+	// from them as from measured losses.
+	// measured are the losses the forwards gave.
+	SampleLosses func(k, j int, measuredPlus, measuredMinus float32) (plus, minus float32, ok bool)
 }
 
 // MeZO is the efficient MeZO step (zo.Step) with a constant learning rate.
@@ -96,23 +107,14 @@ type FineTune struct {
 // schedule from the recipe.
 func NewFineTune(s *Session, global *torch.Generator, totalSteps int) (*FineTune, error) {
 	o := s.Recipe.Optim
-	kind := optim.Adam
-	if o.Name == recipe.SGD {
-		kind = optim.SGD
-	}
-	opt, err := optim.New(s.Params, s.Names, optim.Config{Kind: kind, WeightDecay: o.WeightDecay,
-		Beta1: o.AdamBeta1, Beta2: o.AdamBeta2, Eps: o.AdamEpsilon})
+	opt, err := optim.New(s.Params, s.Names, OptimConfig(o))
 	if err != nil {
 		return nil, err
 	}
-	warm := o.WarmupSteps
-	if warm == 0 && o.WarmupRatio > 0 {
-		warm = int(math.Ceil(o.WarmupRatio * float64(totalSteps)))
-	}
-	sched, err := optim.NewSchedule(string(o.Schedule), o.LR, warm, totalSteps)
+	sched, err := NewSchedule(o, totalSteps)
 	if err != nil {
 		opt.Close()
-		return nil, fmt.Errorf("optim.schedule: %w", err)
+		return nil, err
 	}
 	if err := s.Model.Params.SetRequiresGrad(true); err != nil {
 		opt.Close()
@@ -161,3 +163,6 @@ func (f *FineTune) ForwardsPerStep() int { return 0 }
 
 // Close frees the optimizer state.
 func (f *FineTune) Close() error { return f.Opt.Close() }
+
+// optimizer is the state a checkpoint keeps.
+func (f *FineTune) optimizer() *torch.Optimizer { return f.Opt }

@@ -125,20 +125,6 @@ func unsupported(r *recipe.Recipe) error {
 		errs = append(errs, fmt.Errorf("%s: %s is not supported by mezo run yet", field, why))
 	}
 	m := r.Method
-	if m.Kind == recipe.MeZO {
-		if m.TrainerOptim {
-			no("method.trainer_optim", "the trainer-optimizer ZO path")
-		}
-		if !m.Efficient {
-			no("method.efficient", "the stored-z (non-efficient) path")
-		}
-		if m.Samples > 1 || m.SampleSchedule != recipe.SamplesNone && m.SampleSchedule != "" {
-			no("method.samples", "n-SPSA")
-		}
-		if m.ClipGrad {
-			no("method.clip_grad", "clipping the ZO estimate")
-		}
-	}
 	if r.Optim.GradientAccumulationSteps > 1 {
 		no("optim.gradient_accumulation_steps", "gradient accumulation")
 	}

@@ -60,9 +60,10 @@ func (ts trajSet) names() []string {
 // loadTrajectories reads ../shared's trajectory-a and every folder listed in
 // MEZO_TRAJECTORY_DIRS (colon-separated). A listed folder's trajectory.json
 // with top-level "runs" is an efficient-MeZO trajectory and runs here; one
-// with top-level "case" and "steps" is an ablation trajectory (the ablations
-// issue's test) and is skipped with a log line; anything else — a missing
-// folder, a malformed file, neither layout — fails.
+// with top-level "case" and "steps" is an ablation trajectory, replayed by
+// pkg/train's TestReferenceTrainerPaths and skipped here with a log line;
+// anything else — a missing folder, a malformed file, neither layout —
+// fails (as it does there).
 func loadTrajectories(t *testing.T) []trajSet {
 	t.Helper()
 	dirs := []string{testenv.SharedPath(t, "fixtures", "mezo-reference", "trajectory-a")}
@@ -78,7 +79,7 @@ func loadTrajectories(t *testing.T) []trajSet {
 		switch {
 		case hasRuns:
 		case hasCase && hasSteps:
-			t.Logf("%s: an ablation trajectory (case %s), left to the ablation replay", dir, top["case"])
+			t.Logf("%s: an ablation trajectory (case %s), left to pkg/train TestReferenceTrainerPaths", dir, top["case"])
 			continue
 		default:
 			t.Fatalf("%s: neither an efficient-MeZO trajectory (top-level runs) nor an ablation one (case and steps)", path)
