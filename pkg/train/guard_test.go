@@ -52,7 +52,7 @@ func TestUnsupportedFieldsRefused(t *testing.T) {
 		sets []string
 		want string
 	}{
-				{[]string{"method.kind=ft", "optim.gradient_accumulation_steps=2"}, "optim.gradient_accumulation_steps"},
+		{[]string{"method.kind=ft", "optim.gradient_accumulation_steps=2"}, "optim.gradient_accumulation_steps"},
 	} {
 		_, err := train.NewSession(tinyRecipe(t, c.sets...))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
