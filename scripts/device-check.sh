@@ -31,11 +31,18 @@ run)
     bin/mezo smoke --device cuda
     bin/mezo smoke --device cuda --dtype bfloat16
     bin/mezo --threads 8 smoke --layers 12 --hidden 768 --heads 12 --vocab 50265 --batch 16 --length 128 --reps 3 --device cuda
-    (cd cgo/torch && ../../build/device/torch.test -test.v -test.run 'CUDA|ZStream|Restore|Philox')
+    (cd cgo/torch && ../../build/device/torch.test -test.v -test.run 'CUDA|ZStream|Restore|Philox|Autocast')
     grep -q 'nvcc=' "$out/build.log" || echo 'device-check: FAIL: the shim was built without nvcc, so without the philox CUDA kernel'
     bin/mezo --threads 8 bench --mode mezo --z philox --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
     bin/mezo --threads 8 bench --mode mezo --z torch --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
     bin/mezo --threads 8 bench --mode infer --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
+    # bf16 forwards on fp32 master weights (autocast), against the floor in PERFORMANCE.md §2.3
+    bin/mezo --threads 8 bench --mode mezo --precision bf16 --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
+    bin/mezo --threads 8 bench --mode infer --precision bf16 --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
+    bin/mezo --threads 8 bench --mode ft --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
+    bin/mezo --threads 8 bench --mode ft --precision bf16 --device cuda --preset roberta-large --batch 64 --seq 128 --steps 3
+    # the reference's step on the same GPU: bench/reference/reference_bench.py takes --device
+    for m in infer mezo ft; do "$py" bench/reference/reference_bench.py --device cuda --mode $m --hidden 1024 --layers 24 --heads 16 --ffn 4096 --batch 64 --seq 128 --steps 3; done
     (cd pkg/model/roberta && ../../../build/device/roberta.test -test.v -test.run 'CUDA|Parity')
   } 2>&1 | tee "$out/checks.log"
   ;;

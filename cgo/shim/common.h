@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 
 #include <atomic>
 #include <c10/util/Exception.h>
@@ -83,17 +84,50 @@ inline void sync_threads() {
   if (n > 0 && at::get_num_threads() != n) at::set_num_threads(n);
 }
 
-// ModeGuard applies a grad mode for the duration of one shim call (and the
+// AutocastGuard turns CUDA autocast on in a dtype for its lifetime (code 0:
+// leaves it as it is) and restores the thread's previous state after,
+// clearing the cast cache it may have filled.
+struct AutocastGuard {
+  explicit AutocastGuard(int code) {
+    if (code == 0) return;
+    if (code != MZ_BF16 && code != MZ_F16)
+      throw std::invalid_argument("autocast dtype code " + std::to_string(code) + ": want bfloat16 or float16");
+    on = true;
+    prev_enabled = at::autocast::is_enabled();
+    prev_dtype = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_autocast_gpu_dtype(static_cast<at::ScalarType>(code));
+    at::autocast::set_enabled(true);
+  }
+  ~AutocastGuard() {
+    if (!on) return;
+    at::autocast::set_enabled(prev_enabled);
+    at::autocast::set_autocast_gpu_dtype(prev_dtype);
+    if (!prev_enabled) at::autocast::clear_cache();
+  }
+  AutocastGuard(const AutocastGuard &) = delete;
+  AutocastGuard &operator=(const AutocastGuard &) = delete;
+  bool on = false, prev_enabled = false;
+  at::ScalarType prev_dtype = at::kHalf;
+};
+
+// ModeGuard applies a grad mode, and the autocast dtype the mode may carry
+// above MZ_AUTOCAST_SHIFT, for the duration of one shim call (and the
 // requested thread count to the calling thread).
 struct ModeGuard {
-  explicit ModeGuard(int mode) : grad((sync_threads(), mode == MZ_GRAD)) {
-    if (mode != MZ_NO_GRAD && mode != MZ_GRAD && mode != MZ_INFERENCE)
-      throw std::invalid_argument("unknown grad mode " + std::to_string(mode));
+  explicit ModeGuard(int mode)
+      : grad((sync_threads(), check(mode & ((1 << MZ_AUTOCAST_SHIFT) - 1)) == MZ_GRAD)),
+        autocast(mode >> MZ_AUTOCAST_SHIFT) {
     // InferenceMode(false) would switch grad mode on, so construct it only
     // when asked for.
-    if (mode == MZ_INFERENCE) inference.emplace(true);
+    if ((mode & ((1 << MZ_AUTOCAST_SHIFT) - 1)) == MZ_INFERENCE) inference.emplace(true);
+  }
+  static int check(int m) {
+    if (m != MZ_NO_GRAD && m != MZ_GRAD && m != MZ_INFERENCE)
+      throw std::invalid_argument("unknown grad mode " + std::to_string(m));
+    return m;
   }
   c10::AutoGradMode grad;
+  AutocastGuard autocast;
   c10::optional<c10::InferenceMode> inference;
 };
 

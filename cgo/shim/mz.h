@@ -19,6 +19,8 @@
  *    cannot observe a stale mode. Tensors live on the device they are created
  *    on; ops run on their inputs' device (libtorch guards the CUDA device per
  *    op), so no current-device state is relied upon either.
+ *    The mode may carry an autocast dtype (MZ_BF16 or MZ_F16) shifted left by
+ *    MZ_AUTOCAST_SHIFT: CUDA autocast in that dtype is on for the call only.
  *  - Shapes are int64 arrays with an explicit rank.
  */
 #ifndef MZ_SHIM_H
@@ -37,6 +39,8 @@ typedef char *mz_err;
 
 /* Grad modes, applied per call. */
 enum { MZ_NO_GRAD = 0, MZ_GRAD = 1, MZ_INFERENCE = 2 };
+/* mode | (MZ_BF16 << MZ_AUTOCAST_SHIFT): the call runs under CUDA autocast in bf16. */
+enum { MZ_AUTOCAST_SHIFT = 8 };
 
 /* Dtypes: values of c10::ScalarType. */
 enum {

@@ -21,10 +21,12 @@ import "fmt"
 // and every later op of the scope returns nil without calling libtorch. Check
 // Err once after a sequence of ops. A Scope is not safe for concurrent use.
 type Scope struct {
-	mode   Mode
-	owned  []*Tensor
-	err    error
-	parent *Scope // set for the child scope of a Block
+	mode Mode
+	// autocast is the reduced precision of the scope's CUDA ops (0: off).
+	autocast DType
+	owned    []*Tensor
+	err      error
+	parent   *Scope // set for the child scope of a Block
 }
 
 // NewScope returns a scope whose ops run under mode.
@@ -32,6 +34,30 @@ func NewScope(mode Mode) *Scope { return &Scope{mode: mode} }
 
 // Mode is the grad mode of the scope's ops.
 func (s *Scope) Mode() Mode { return s.mode }
+
+// SetAutocast makes the scope's later ops (and its Blocks') run under
+// libtorch's CUDA autocast in dt (BFloat16 or Float16; 0 turns it off):
+// matmuls and linear layers compute in dt from fp32 inputs cast per op,
+// reductions and normalisations stay fp32, so fp32 master weights are
+// read, never replaced. Autocast is applied for the duration of each shim
+// call, like the grad mode, never left in a thread's state. It acts on CUDA
+// tensors only; CPU ops are unaffected.
+func (s *Scope) SetAutocast(dt DType) error {
+	if dt != 0 && dt != BFloat16 && dt != Float16 {
+		return fmt.Errorf("torch: autocast in %s: want bfloat16 or float16", dt)
+	}
+	s.autocast = dt
+	return nil
+}
+
+// Autocast is the scope's autocast precision (0: off).
+func (s *Scope) Autocast() DType { return s.autocast }
+
+// cmode is the mode argument of the scope's shim calls: the grad mode, and
+// the autocast dtype's code above MZ_AUTOCAST_SHIFT.
+func (s *Scope) cmode() C.int {
+	return C.int(int(s.mode) | int(s.autocast)<<C.MZ_AUTOCAST_SHIFT)
+}
 
 // Err returns the first error of the scope's ops, or nil.
 func (s *Scope) Err() error { return s.err }
@@ -85,7 +111,7 @@ func (s *Scope) Block(f func(b *Scope) *Tensor) *Tensor {
 	if s.err != nil {
 		return nil
 	}
-	b := &Scope{mode: s.mode, parent: s}
+	b := &Scope{mode: s.mode, autocast: s.autocast, parent: s}
 	out := f(b)
 	if b.err == nil && b.release(out) {
 		s.owned = append(s.owned, out)
@@ -151,7 +177,7 @@ func (s *Scope) op(name string, f func(mode C.int, out *C.mz_tensor) C.mz_err, i
 		}
 	}
 	var out C.mz_tensor
-	if err := check(name, f(C.int(s.mode), &out)); err != nil {
+	if err := check(name, f(s.cmode(), &out)); err != nil {
 		s.err = err
 		return nil
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -40,8 +42,15 @@ func init() {
 			&cli.IntFlag{Name: "steps", Value: 3, Usage: "timed steps `K`, after one warm-up step"},
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "`DEVICE`: cpu, cuda or cuda:N"},
 			&cli.StringFlag{Name: "dtype", Value: "float32", Usage: "parameter `DTYPE` (float16/bfloat16 on CUDA only)"},
+			&cli.StringFlag{Name: "precision", Value: "fp32", Usage: "forward `ARITHMETIC`: fp32, or bf16/fp16 under CUDA autocast on fp32 master weights (CUDA only)"},
 			&cli.StringFlag{Name: "z", Value: "philox", Usage: "`STREAM` of z in mezo mode: philox or torch"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object (with --vs-reference: the comparison, as the last line)"},
+			&cli.StringFlag{Name: "model", Usage: "read the weights from `FILE` (written by --save-model for the same shape) instead of drawing them"},
+			&cli.StringFlag{Name: "save-model", Usage: "write the random model of this shape to `FILE` (safetensors) and exit"},
+			&cli.BoolFlag{Name: "vs-reference", Usage: "measure infer, mezo (philox and torch z) and ft against bench/reference's Python baseline, alternating, each in its own process, on the same weights; print the ratios"},
+			&cli.IntFlag{Name: "rounds", Value: 3, Usage: "with --vs-reference: runs of each process `N` (medians over rounds)"},
+			&cli.StringFlag{Name: "python", Value: "/usr/bin/python3", Usage: "with --vs-reference: the `INTERPRETER` with torch (Debian's python3-torch)"},
+			&cli.StringFlag{Name: "reference-script", Usage: "with --vs-reference: the baseline `SCRIPT` (default bench/reference/reference_bench.py beside the binary's ../)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -50,6 +59,12 @@ func init() {
 			o, err := benchOptions(c)
 			if err != nil {
 				return err
+			}
+			if p := c.String("save-model"); p != "" {
+				return bench.SaveModel(o, p)
+			}
+			if c.Bool("vs-reference") {
+				return benchVsReference(c, o)
 			}
 			r, err := bench.Run(o)
 			if err != nil {
@@ -91,5 +106,52 @@ func benchOptions(c *cli.Context) (bench.Options, error) {
 	if err != nil {
 		return bench.Options{}, fmt.Errorf("bench: --z: %w", err)
 	}
-	return bench.Options{Shape: sh, Mode: c.String("mode"), Steps: c.Int("steps"), Device: dev, DType: dt, Seed: 1, Z: z, ZSet: true}, nil
+	var prec torch.DType
+	switch p := c.String("precision"); p {
+	case "fp32":
+	case "bf16":
+		prec = torch.BFloat16
+	case "fp16":
+		prec = torch.Float16
+	default:
+		return bench.Options{}, fmt.Errorf("bench: --precision %q: want fp32, bf16 or fp16", p)
+	}
+	return bench.Options{Shape: sh, Mode: c.String("mode"), Steps: c.Int("steps"), Device: dev, DType: dt, Seed: 1, Z: z, ZSet: true,
+		Model: c.String("model"), Precision: prec}, nil
+}
+
+// benchVsReference runs bench.Compare with this executable as our side.
+func benchVsReference(c *cli.Context, o bench.Options) error {
+	if o.Device.CUDA {
+		return cli.Exit("bench: --vs-reference runs on the CPU (the baseline script is CPU-only); use --device cpu", 2)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	script := c.String("reference-script")
+	if script == "" {
+		script = filepath.Join(filepath.Dir(self), "..", "bench", "reference", "reference_bench.py")
+	}
+	dir, err := os.MkdirTemp("", "mezo-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	threads, err := torch.NumThreads()
+	if err != nil {
+		return err
+	}
+	cmp, err := bench.Compare(bench.CompareOptions{Shape: o.Shape, Steps: o.Steps, Threads: threads, Rounds: c.Int("rounds"),
+		Self: []string{self}, Python: c.String("python"), Script: script, Dir: dir, Log: c.App.ErrWriter})
+	if err != nil {
+		return err
+	}
+	if err := cmp.WriteTable(c.App.Writer); err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return json.NewEncoder(c.App.Writer).Encode(cmp)
+	}
+	return nil
 }

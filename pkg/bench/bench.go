@@ -4,7 +4,10 @@
 // process's peak resident memory belongs to that mode alone.
 //
 // Modes: infer is two inference forward passes (the floor of a MeZO step);
-// mezo is one efficient MeZO step (zo.Step: +εz, ℓ+, −2εz, ℓ−, +εz, update).
+// mezo is one efficient MeZO step (zo.Step: +εz, ℓ+, −2εz, ℓ−, +εz, update);
+// ft is one fine-tuning step (train.FineTune: forward with autograd,
+// backward, gradient clipping at 1, the reference's AdamW at lr 1e-5),
+// dropout off in every mode so the three modes run the same forward.
 package bench
 
 import (
@@ -23,6 +26,8 @@ import (
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/roberta"
 	"github.com/gomezo/gomezo/pkg/objective"
+	"github.com/gomezo/gomezo/pkg/optim"
+	"github.com/gomezo/gomezo/pkg/train"
 	"github.com/gomezo/gomezo/pkg/zo"
 )
 
@@ -39,7 +44,7 @@ var Presets = map[string]Shape{
 }
 
 // Modes lists the modes Run knows.
-var Modes = []string{"infer", "mezo"}
+var Modes = []string{"infer", "mezo", "ft"}
 
 // Options configure a benchmark run.
 type Options struct {
@@ -55,6 +60,12 @@ type Options struct {
 	Z torch.ZStream
 	// ZSet says Z was chosen (the zero value is torch).
 	ZSet bool
+	// Precision is the forward's autocast dtype (BFloat16, Float16; 0:
+	// fp32 arithmetic), on fp32 master weights; CUDA only.
+	Precision torch.DType
+	// Model, when set, is a file written by SaveModel for the same shape:
+	// the weights are read from it instead of drawn.
+	Model string
 }
 
 // Validate reports every problem with o at once.
@@ -92,19 +103,21 @@ func (o Options) Validate() error {
 
 // Result is what Run measured; its JSON form is stable for scripts.
 type Result struct {
-	Mode    string `json:"mode"`
-	Device  string `json:"device"`
-	DType   string `json:"dtype"`
-	Params  int64  `json:"params"`
-	Hidden  int    `json:"hidden"`
-	Layers  int    `json:"layers"`
-	Heads   int    `json:"heads"`
-	FFN     int    `json:"ffn"`
-	Vocab   int    `json:"vocab"`
-	Batch   int    `json:"batch"`
-	Seq     int    `json:"seq"`
-	Threads int    `json:"threads"`
-	Steps   int    `json:"steps"`
+	Mode   string `json:"mode"`
+	Device string `json:"device"`
+	DType  string `json:"dtype"`
+	// Precision is the forward's arithmetic: float32, or the autocast dtype.
+	Precision string `json:"precision"`
+	Params    int64  `json:"params"`
+	Hidden    int    `json:"hidden"`
+	Layers    int    `json:"layers"`
+	Heads     int    `json:"heads"`
+	FFN       int    `json:"ffn"`
+	Vocab     int    `json:"vocab"`
+	Batch     int    `json:"batch"`
+	Seq       int    `json:"seq"`
+	Threads   int    `json:"threads"`
+	Steps     int    `json:"steps"`
 
 	MedianStepS float64   `json:"median_step_s"`
 	MinStepS    float64   `json:"min_step_s"`
@@ -116,6 +129,11 @@ type Result struct {
 	// PeakRSSBytes is the process's maximum resident set (getrusage), so
 	// run one mode per process.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// RSSWarmBytes and RSSEndBytes are the resident set after the warm-up
+	// step and after the last timed step (/proc/self/statm): their
+	// difference is what the timed steps grew it by.
+	RSSWarmBytes int64 `json:"rss_warm_bytes"`
+	RSSEndBytes  int64 `json:"rss_end_bytes"`
 	// ParamBytes is the bytes of the model's parameters.
 	ParamBytes int64 `json:"param_bytes"`
 	// PeakCPUTensorBytes is the peak of live CPU tensor bytes during the
@@ -149,18 +167,12 @@ func Run(o Options) (*Result, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if err := torch.CheckDevice(o.Device); err != nil {
-		return nil, err
-	}
-	cfg := &hf.Config{ModelType: "roberta", VocabSize: o.Vocab, HiddenSize: o.Hidden, NumHiddenLayers: o.Layers,
-		NumAttentionHeads: o.Heads, IntermediateSize: o.FFN, MaxPositionEmbeddings: o.Seq + 2,
-		TypeVocabSize: 1, PadTokenID: 1, LayerNormEps: 1e-5, HiddenAct: "gelu", InitializerRange: 0.02}
-	m, err := roberta.New(cfg, roberta.Options{Head: roberta.Prompt, NumLabels: 2, DType: o.DType, Device: o.Device, InitSeed: o.Seed + 1})
+	m, err := newModel(o)
 	if err != nil {
 		return nil, err
 	}
 	defer m.Close()
-	ob, err := objective.New(m, objective.Options{Kind: objective.Prompt, LabelWords: []int64{5, 6}})
+	ob, err := objective.New(m, objective.Options{Kind: objective.Prompt, LabelWords: []int64{5, 6}, Precision: o.Precision})
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +191,13 @@ func Run(o Options) (*Result, error) {
 	}
 	if err := pl.SetZStream(o.Z); err != nil {
 		return nil, err
+	}
+	var ft *train.FineTune
+	if o.Mode == "ft" {
+		if ft, err = newFineTune(m, ob, pl); err != nil {
+			return nil, err
+		}
+		defer ft.Close()
 	}
 	tp := &timedParams{pl: pl, dev: o.Device}
 	var passS []float64
@@ -203,6 +222,12 @@ func Run(o Options) (*Result, error) {
 				passS = append(passS, tp.total.Seconds()/float64(tp.passes))
 			}
 			last = r.LossPlus
+		case "ft":
+			rec, err := ft.Step(b, 0, i)
+			if err != nil {
+				return err
+			}
+			last = rec.Loss
 		}
 		return torch.Synchronize(o.Device)
 	}
@@ -212,7 +237,12 @@ func Run(o Options) (*Result, error) {
 	if err := torch.ResetCPUPeak(); err != nil {
 		return nil, err
 	}
-	res := &Result{Mode: o.Mode, Device: o.Device.String(), DType: o.DType.String(), Params: params,
+	rssWarm := envinfo.RSS()
+	prec := torch.Float32
+	if o.Precision != 0 {
+		prec = o.Precision
+	}
+	res := &Result{Mode: o.Mode, Device: o.Device.String(), DType: o.DType.String(), Precision: prec.String(), Params: params,
 		Hidden: o.Hidden, Layers: o.Layers, Heads: o.Heads, FFN: o.FFN, Vocab: o.Vocab, Batch: o.Batch, Seq: o.Seq,
 		Steps: o.Steps, ParamBytes: params * int64(o.DType.Size())}
 	for i := 1; i <= o.Steps; i++ {
@@ -223,6 +253,7 @@ func Run(o Options) (*Result, error) {
 		res.StepS = append(res.StepS, time.Since(t0).Seconds())
 	}
 	res.Loss = last
+	res.RSSWarmBytes, res.RSSEndBytes = rssWarm, envinfo.RSS()
 	sorted := append([]float64(nil), res.StepS...)
 	sort.Float64s(sorted)
 	res.MinStepS, res.MaxStepS = sorted[0], sorted[len(sorted)-1]
@@ -231,6 +262,9 @@ func Run(o Options) (*Result, error) {
 		res.MedianStepS = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	res.ForwardsPerS = 2 / res.MedianStepS
+	if o.Mode == "ft" {
+		res.ForwardsPerS = 1 / res.MedianStepS
+	}
 	if o.Mode == "mezo" {
 		sort.Float64s(passS)
 		res.ZStream, res.PassesPerStep = o.Z.String(), tp.passes
@@ -260,6 +294,66 @@ func Run(o Options) (*Result, error) {
 	return res, nil
 }
 
+// newModel is the random prompt-head RoBERTa of o's shape, the same for
+// the same o.Seed.
+func newModel(o Options) (*roberta.Model, error) {
+	if err := torch.CheckDevice(o.Device); err != nil {
+		return nil, err
+	}
+	cfg := &hf.Config{ModelType: "roberta", VocabSize: o.Vocab, HiddenSize: o.Hidden, NumHiddenLayers: o.Layers,
+		NumAttentionHeads: o.Heads, IntermediateSize: o.FFN, MaxPositionEmbeddings: o.Seq + 2,
+		TypeVocabSize: 1, PadTokenID: 1, LayerNormEps: 1e-5, HiddenAct: "gelu", InitializerRange: 0.02}
+	opts := roberta.Options{Head: roberta.Prompt, NumLabels: 2, DType: o.DType, Device: o.Device, InitSeed: o.Seed + 1}
+	if o.Model != "" {
+		m, err := roberta.LoadCheckpoint(o.Model, cfg, opts)
+		if err != nil {
+			return nil, fmt.Errorf("bench: --model: %w", err)
+		}
+		return m, nil
+	}
+	return roberta.New(cfg, opts)
+}
+
+// SaveModel writes the random model Run would build for o to path
+// (safetensors, HF names, atomically), for a baseline that loads the same
+// weights. Run it in its own process: the host copy counts in peak RSS.
+func SaveModel(o Options, path string) error {
+	if o.DType == 0 {
+		o.DType = torch.Float32
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	m, err := newModel(o)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Save(path, map[string]string{"writer": "mezo bench"}); err != nil {
+		return fmt.Errorf("bench: save model: %w", err)
+	}
+	return nil
+}
+
+// newFineTune is the fine-tuning step the run's trainer uses, with the
+// reference's defaults: HF AdamW (weight decay 0), lr 1e-5 constant, max
+// gradient norm 1, dropout off.
+func newFineTune(m *roberta.Model, ob *objective.Objective, pl *torch.ParamList) (*train.FineTune, error) {
+	var names []string
+	for _, p := range m.Params.Trainable() {
+		names = append(names, p.Name)
+	}
+	opt, err := optim.New(pl, names, optim.Config{Kind: optim.Adam})
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Params.SetRequiresGrad(true); err != nil {
+		opt.Close()
+		return nil, err
+	}
+	return &train.FineTune{Objective: ob, Params: pl, Opt: opt, Sched: optim.Constant{Base: 1e-5}, MaxNorm: 1}, nil
+}
+
 // syntheticBatch is a full batch of B rows of L tokens: <s>, ids spread
 // over the vocabulary, a <mask> slot, labels alternating.
 func syntheticBatch(B, L, vocab int) *batch.Batch {
@@ -284,8 +378,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	mb := func(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/1e6) }
 	fmt.Fprintf(tw, "mode\t%s\n", r.Mode)
-	fmt.Fprintf(tw, "model\t%.1fM parameters (hidden %d, %d layers, %d heads, FFN %d, vocab %d), %s on %s\n",
-		float64(r.Params)/1e6, r.Hidden, r.Layers, r.Heads, r.FFN, r.Vocab, r.DType, r.Device)
+	fmt.Fprintf(tw, "model\t%.1fM parameters (hidden %d, %d layers, %d heads, FFN %d, vocab %d), %s on %s, forward in %s\n",
+		float64(r.Params)/1e6, r.Hidden, r.Layers, r.Heads, r.FFN, r.Vocab, r.DType, r.Device, r.Precision)
 	fmt.Fprintf(tw, "batch\t%d × %d tokens, %d threads, BLAS %s\n", r.Batch, r.Seq, r.Threads, r.BLAS)
 	fmt.Fprintf(tw, "step\tmedian %.3f s (min %.3f, max %.3f) over %d steps; %.2f forward passes/s\n",
 		r.MedianStepS, r.MinStepS, r.MaxStepS, r.Steps, r.ForwardsPerS)
@@ -294,6 +388,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 			r.PassesPerStep, r.ZStream, r.PassS, 100*r.PassShare)
 	}
 	fmt.Fprintf(tw, "memory\tpeak RSS %s; parameters %s; peak CPU tensors %s\n", mb(r.PeakRSSBytes), mb(r.ParamBytes), mb(r.PeakCPUTensorBytes))
+	fmt.Fprintf(tw, "growth\tRSS %s after warm-up, %s after %d steps (%+.1f MB)\n", mb(r.RSSWarmBytes), mb(r.RSSEndBytes), r.Steps,
+		float64(r.RSSEndBytes-r.RSSWarmBytes)/1e6)
 	if r.PeakCUDABytes > 0 {
 		fmt.Fprintf(tw, "cuda\tpeak allocated %s\n", mb(r.PeakCUDABytes))
 	}

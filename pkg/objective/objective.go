@@ -51,6 +51,10 @@ type Options struct {
 	NegAccuracy bool
 	// Lower and Upper bound the regression targets (STS-B: 0 and 5).
 	Lower, Upper float64
+	// Precision, when BFloat16 or Float16, runs the forward under CUDA
+	// autocast in that dtype on the model's fp32 weights (0 or Float32:
+	// fp32). The loss and the logits come out in fp32. CUDA only.
+	Precision torch.DType
 }
 
 // Objective turns host batches into a loss and logits on a model.
@@ -67,6 +71,19 @@ func New(m *roberta.Model, o Options) (*Objective, error) {
 		return nil, errors.New("objective: nil model")
 	}
 	ob := &Objective{model: m, opts: o, dev: m.Opts.Device}
+	switch o.Precision {
+	case 0, torch.Float32:
+		ob.opts.Precision = 0
+	case torch.BFloat16, torch.Float16:
+		if !ob.dev.CUDA {
+			return nil, fmt.Errorf("objective: precision %s needs a CUDA device: it runs the forward under CUDA autocast, and libtorch 1.13's CPU build has no half-precision kernels for these ops (use fp32 on the CPU)", o.Precision)
+		}
+		if dt := m.Opts.DType; dt != 0 && dt != torch.Float32 {
+			return nil, fmt.Errorf("objective: precision %s computes from fp32 master weights; the model's parameters are %s", o.Precision, dt)
+		}
+	default:
+		return nil, fmt.Errorf("objective: precision %s: want float32, bfloat16 or float16", o.Precision)
+	}
 	switch o.Kind {
 	case Prompt, Regression:
 		if o.Kind == Regression && (len(o.LabelWords) != 2 || !(o.Upper > o.Lower)) {
@@ -143,6 +160,26 @@ func ToDevice(s *torch.Scope, b *batch.Batch, dev torch.Device) Device {
 // is recorded): the loss (0-dim; nil when b has no labels) and the logits
 // [B, C]. Both belong to s.
 func (o *Objective) Forward(s *torch.Scope, b *batch.Batch, fo roberta.ForwardOptions) (loss, logits *torch.Tensor) {
+	if o.opts.Precision != 0 {
+		prev := s.Autocast()
+		if err := s.SetAutocast(o.opts.Precision); err != nil {
+			s.Fail(err)
+			return nil, nil
+		}
+		defer s.SetAutocast(prev)
+		loss, logits = o.forward(s, b, fo)
+		if logits != nil {
+			logits = s.To(logits, torch.Float32, o.dev)
+		}
+		if loss != nil {
+			loss = s.To(loss, torch.Float32, o.dev)
+		}
+		return loss, logits
+	}
+	return o.forward(s, b, fo)
+}
+
+func (o *Objective) forward(s *torch.Scope, b *batch.Batch, fo roberta.ForwardOptions) (loss, logits *torch.Tensor) {
 	d := ToDevice(s, b, o.dev)
 	enc := o.model.Encode(s, roberta.Inputs{InputIDs: d.InputIDs, AttentionMask: d.AttentionMask}, fo)
 	switch o.opts.Kind {

@@ -64,8 +64,9 @@ func Default(kind Kind) Recipe {
 			Overwrite: false,
 		},
 		Runtime: Runtime{
-			Device:  "cpu",
-			ZStream: ZPhilox, // reference: true uses torch (fillDependent; ARCHITECTURE.md, decision 3)
+			Device:    "cpu",
+			ZStream:   ZPhilox, // reference: true uses torch (fillDependent; ARCHITECTURE.md, decision 3)
+			Precision: FP32,
 		},
 		PEFT: PEFT{
 			Kind:                PEFTNone,

@@ -18,7 +18,7 @@
 //	                    warm-up, max_grad_norm, batch_size, accumulation, budgets, seed
 //	eval                steps, batch_size, during_training, do_eval, do_predict, logging_steps, objective
 //	output              dir, overwrite, save_best, save_final, checkpoint_every
-//	runtime             device, threads, interop_threads, z_stream (torch|philox)
+//	runtime             device, threads, interop_threads, z_stream (torch|philox), precision (fp32|bf16|fp16; CUDA only)
 //
 // Fields hold only strings, booleans, integers and float64s, so a Recipe
 // is a plain value: Marshal writes it with every field explicit (the run

@@ -254,6 +254,11 @@ type Runtime struct {
 	// reference on CPU) or philox (counter-based, the same on every
 	// device).
 	ZStream ZStream `yaml:"z_stream"`
+	// Precision is the forward passes' arithmetic: fp32, or bf16/fp16 under
+	// CUDA autocast with fp32 master weights (perturbed and updated in
+	// fp32). CUDA only: libtorch 1.13's CPU build has no half kernels for
+	// these ops.
+	Precision Precision `yaml:"precision"`
 }
 
 // Kind is a training method.
@@ -346,6 +351,16 @@ const (
 	ScheduleConstant           Schedule = "constant"
 	ScheduleLinear             Schedule = "linear"
 	ScheduleConstantWithWarmup Schedule = "constant_with_warmup"
+)
+
+// Precision is the arithmetic of the forward passes.
+type Precision string
+
+// The precisions.
+const (
+	FP32 Precision = "fp32"
+	BF16 Precision = "bf16"
+	FP16 Precision = "fp16"
 )
 
 // ZStream is a generator for z.

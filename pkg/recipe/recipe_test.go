@@ -224,6 +224,15 @@ func TestValidateMethodRules(t *testing.T) {
 			"--set method.seed_stream=simple: method.seed_stream: reference: true uses the reference-data stream, got simple",
 			"--set runtime.z_stream=philox: runtime.z_stream: reference: true draws z from the torch stream, got philox",
 		}},
+		{[]string{"method.kind=mezo", "runtime.precision=bf16"}, []string{
+			"--set runtime.precision=bf16: runtime.precision: bf16 runs the forward passes under CUDA autocast; on the CPU libtorch 1.13 has no half-precision kernels for these ops: use fp32 (or runtime.device: cuda)",
+		}},
+		{[]string{"method.kind=ft", "runtime.precision=fp16", "runtime.device=cuda"}, []string{
+			"--set runtime.precision=fp16: runtime.precision: fp16 fine-tuning needs loss scaling, which mezo run does not do: use bf16 (or fp32)",
+		}},
+		{[]string{"method.kind=mezo", "runtime.precision=fp8"}, []string{
+			`--set runtime.precision=fp8: runtime.precision: expected one of fp32, bf16, fp16, got "fp8"`,
+		}},
 	} {
 		_, err := Parse("x.yaml", []byte("task: {name: SST-2}\n"), append(slices.Clone(required), c.sets...)...)
 		wantErrors(t, err, c.want...)

@@ -187,7 +187,7 @@ func FromReferenceArgs(path string) (*Recipe, error) {
 	r.Output.Dir = a.str("output_dir")
 	r.Output.Overwrite = a.bool("overwrite_output_dir")
 	r.Output.SaveFinal = a.bool("save_at_last")
-	r.Runtime = Runtime{Device: "cpu", ZStream: ZTorch}
+	r.Runtime = Runtime{Device: "cpu", ZStream: ZTorch, Precision: FP32}
 
 	if len(a.errs) > 0 {
 		return nil, errors.Join(a.errs...)

@@ -212,6 +212,13 @@ func (r *Recipe) Validate() error {
 	p.atLeast("runtime.threads", r.Runtime.Threads, 0)
 	p.atLeast("runtime.interop_threads", r.Runtime.InteropThreads, 0)
 	oneOf(&p, "runtime.z_stream", r.Runtime.ZStream, ZTorch, ZPhilox)
+	oneOf(&p, "runtime.precision", r.Runtime.Precision, FP32, BF16, FP16)
+	if (r.Runtime.Precision == BF16 || r.Runtime.Precision == FP16) && r.Runtime.Device == "cpu" {
+		p.add("runtime.precision", "%s runs the forward passes under CUDA autocast; on the CPU libtorch 1.13 has no half-precision kernels for these ops: use fp32 (or runtime.device: cuda)", r.Runtime.Precision)
+	}
+	if r.Runtime.Precision == FP16 && me.Kind == FT {
+		p.add("runtime.precision", "fp16 fine-tuning needs loss scaling, which mezo run does not do: use bf16 (or fp32)")
+	}
 
 	// the reference switch
 	if r.Reference {

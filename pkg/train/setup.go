@@ -219,7 +219,8 @@ func (s *Session) loadModel(modelDir string) error {
 		return err
 	}
 	if s.Objective, err = objective.New(s.Model, objective.Options{Kind: kind, LabelWords: s.LabelWords,
-		NegAccuracy: r.Method.Loss == recipe.LossNegAcc, Lower: metrics.STSBLower, Upper: metrics.STSBUpper}); err != nil {
+		NegAccuracy: r.Method.Loss == recipe.LossNegAcc, Lower: metrics.STSBLower, Upper: metrics.STSBUpper,
+		Precision: precision(r.Runtime.Precision)}); err != nil {
 		return err
 	}
 	if opts.Head == roberta.Prompt && !r.Quirks().TrainUnusedHeads {

@@ -14,3 +14,15 @@ func zStream(z recipe.ZStream) torch.ZStream {
 	}
 	return torch.ZTorch
 }
+
+// precision maps runtime.precision to the objective's autocast dtype (0:
+// fp32).
+func precision(p recipe.Precision) torch.DType {
+	switch p {
+	case recipe.BF16:
+		return torch.BFloat16
+	case recipe.FP16:
+		return torch.Float16
+	}
+	return 0
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Python baseline for `mezo bench`: time and peak RSS of a MeZO step in eager PyTorch.
+"""Python baseline for `mezo bench`: time and peak RSS of the reference's steps in eager PyTorch.
 
 Runs on Debian 12's python3-torch (torch 1.13) without Hugging Face transformers: the
 model below is a torch.nn RoBERTa that computes what HF 4.28's RobertaModel computes
@@ -11,6 +11,13 @@ HF's/MeZO's, so the MeZO step draws z for the parameters in the reference's orde
   infer: one step = two forward passes of the prompt loss under torch.inference_mode()
   mezo:  one step = MeZO's efficient step (medium_models/src/trainer.py): +eps z, l+,
          -2 eps z, l-, +eps z, then the update along z, z regenerated from the seed
+  ft:    one step = the HF 4.28 trainer's fine-tuning step as MeZO runs it: forward,
+         backward, clip_grad_norm_(1.0), transformers.AdamW (lr 1e-5, weight decay 0,
+         written out below as 4.28 has it), zero_grad (dropout off, as in `mezo bench`)
+
+--model FILE loads the weights from a safetensors file (`mezo bench --save-model FILE`
+writes the one `mezo bench` builds), so both sides run the same weights and their
+losses can be compared; without it the weights are HF's initialisation from seed 1.
 
 One warm-up step, then --steps timed steps; prints one JSON line. Run one mode per
 process: peak_rss_bytes is the process's maximum resident set.
@@ -19,6 +26,7 @@ import argparse
 import json
 import math
 import resource
+import struct
 import statistics
 import time
 
@@ -216,12 +224,78 @@ def mezo_step(params, loss, seed, eps=1e-3, lr=1e-7, weight_decay=0.0):
     return l_plus
 
 
+def load_safetensors(path):  # the format's spec: u64 LE header length, JSON header, raw data
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    dtypes = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64}
+    out, base = {}, 8 + n
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        lo, hi = info["data_offsets"]
+        t = torch.frombuffer(bytearray(raw[base + lo:base + hi]), dtype=dtypes[info["dtype"]])
+        out[name] = t.reshape(info["shape"])
+    return out
+
+
+def load_weights(model, path):
+    sd = load_safetensors(path)
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    # lm_head.decoder.bias is lm_head.bias (tied, as in HF)
+    missing = [k for k in missing if k != "lm_head.decoder.bias"]
+    if missing or unexpected:
+        raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
+
+
+class HFAdamW:  # transformers 4.28 optimization.AdamW.step, correct_bias=True
+    def __init__(self, params, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.params, self.lr, self.betas, self.eps, self.wd = params, lr, betas, eps, weight_decay
+        self.state = {}
+
+    @torch.no_grad()
+    def step(self):
+        for p in self.params:
+            if p.grad is None:
+                continue
+            grad = p.grad
+            state = self.state.setdefault(p, {})
+            if len(state) == 0:
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(p)
+                state["exp_avg_sq"] = torch.zeros_like(p)
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            beta1, beta2 = self.betas
+            state["step"] += 1
+            exp_avg.mul_(beta1).add_(grad, alpha=(1.0 - beta1))
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+            denom = exp_avg_sq.sqrt().add_(self.eps)
+            bias_correction1 = 1.0 - beta1 ** state["step"]
+            bias_correction2 = 1.0 - beta2 ** state["step"]
+            step_size = self.lr * math.sqrt(bias_correction2) / bias_correction1
+            p.addcdiv_(exp_avg, denom, value=-step_size)
+            if self.wd > 0.0:
+                p.add_(p, alpha=(-self.lr * self.wd))
+
+
+def ft_step(model, params, opt, loss):  # HF Trainer.training_step + the optimizer step of _inner_training_loop
+    l = loss()
+    l.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    model.zero_grad()
+    return l.detach()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for name, default in [("hidden", 768), ("layers", 4), ("heads", 12), ("ffn", 3072), ("vocab", 50265),
                           ("batch", 16), ("seq", 128), ("threads", 2), ("steps", 2)]:
         ap.add_argument("--" + name, type=int, default=default)
-    ap.add_argument("--mode", choices=["infer", "mezo"], default="infer")
+    ap.add_argument("--mode", choices=["infer", "mezo", "ft"], default="infer")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (timing synchronises the device)")
+    ap.add_argument("--model", help="safetensors FILE with the weights (mezo bench --save-model)")
     a = ap.parse_args()
     assert a.hidden % a.heads == 0 and a.seq >= 4 and a.vocab >= 8 and a.steps >= 1
 
@@ -229,23 +303,35 @@ def main():
     torch.manual_seed(1)
     model = PromptModel(a)
     model.apply(init_weights)
+    if a.model:
+        load_weights(model, a.model)
+    dev = torch.device(a.device)
+    model.to(dev)
     model.eval()
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    batch = synthetic_batch(a.batch, a.seq, a.vocab)
+    batch = tuple(t.to(dev) for t in synthetic_batch(a.batch, a.seq, a.vocab))
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     loss = lambda: model(*batch)
+    opt = HFAdamW([p for _, p in params]) if a.mode == "ft" else None
 
     def step(i):
         if a.mode == "infer":
             with torch.inference_mode():
                 loss()
                 return loss()
+        if a.mode == "ft":
+            return ft_step(model, [p for _, p in params], opt, loss)
         return mezo_step(params, loss, seed=i + 1)
 
     step(0)  # warm-up
+    sync()
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
     times, last = [], None
     for i in range(1, a.steps + 1):
         t0 = time.perf_counter()
         last = step(i)
+        sync()
         times.append(time.perf_counter() - t0)
 
     print(json.dumps({
@@ -255,9 +341,12 @@ def main():
         "median_step_s": statistics.median(times), "min_step_s": min(times), "max_step_s": max(times),
         "step_s": times,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "weights": a.model or "init seed 1", "device": str(dev),
+        "peak_cuda_bytes": torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else 0,
         "param_bytes": sum(p.numel() * p.element_size() for _, p in params),
         "last_loss": float(last), "torch_version": torch.__version__,
-        "impl": "torch.nn eager RoBERTa equivalent of HF 4.28 RobertaModel + MeZO prompt head",
+        "impl": "torch.nn eager RoBERTa equivalent of HF 4.28 RobertaModel + MeZO prompt head"
+                + ("; HF 4.28 AdamW" if a.mode == "ft" else ""),
     }))
 
 
