@@ -125,8 +125,8 @@ func unsupported(r *recipe.Recipe) error {
 		errs = append(errs, fmt.Errorf("%s: %s is not supported by mezo run yet", field, why))
 	}
 	m := r.Method
-	if r.Optim.GradientAccumulationSteps > 1 {
-		no("optim.gradient_accumulation_steps", "gradient accumulation")
+	if m.NormRunningUpdate {
+		errs = append(errs, errNormRunningUpdate)
 	}
 	// pkg/probe fits the probe; writing it into the head is not wired yet.
 	if m.Kind == recipe.LP {
