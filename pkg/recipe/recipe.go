@@ -155,8 +155,8 @@ type Method struct {
 	RecomputeNorms bool `yaml:"recompute_norms"`
 	// ScaleNormByNumParams divides d_c by √(parameters of the group).
 	ScaleNormByNumParams bool `yaml:"scale_norm_by_num_params"`
-	// NormRunningUpdate sets d_c of every group to |projected gradient|
-	// after each step (grad_norm only).
+	// NormRunningUpdate is the reference's d_c ← |projected gradient| of
+	// zo_by_layer (grad_norm only); mezo run refuses it (pkg/train says why).
 	NormRunningUpdate bool `yaml:"norm_running_update"`
 	// ChangeGradEstimate is expectation-modified SPSA: the gradient uses z
 	// rather than d_c·z (trainer_optim only, as in the reference).
@@ -184,7 +184,9 @@ type Optim struct {
 	// and, with method.clip_grad, the ZO estimate; 0 turns clipping off.
 	MaxGradNorm float64 `yaml:"max_grad_norm"`
 	// BatchSize is the training batch (per_device_train_batch_size).
-	BatchSize                 int  `yaml:"batch_size"`
+	BatchSize int `yaml:"batch_size"`
+	// GradientAccumulationSteps is the micro-batches per update (fine-tuning
+	// and method.trainer_optim; windows as Quirks.AccumulationWindows says).
 	GradientAccumulationSteps int  `yaml:"gradient_accumulation_steps"`
 	DropLast                  bool `yaml:"drop_last"`
 	// MaxSteps is the number of optimizer steps; 0 trains for Epochs.

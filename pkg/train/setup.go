@@ -264,7 +264,11 @@ func (s *Session) Describe() string {
 	}
 	o := s.Recipe.Optim
 	per := (s.Train.Len() + o.BatchSize - 1) / o.BatchSize
-	fmt.Fprintf(&b, "budget     %s: max_steps %d, max_zo_forward_steps %d, batch %d (%d batches per epoch), eval every %d\n",
-		s.Recipe.Method.Kind, o.MaxSteps, o.MaxZOForwardSteps, o.BatchSize, per, s.Recipe.Eval.Steps)
+	acc := ""
+	if o.GradientAccumulationSteps > 1 {
+		acc = fmt.Sprintf(", %d micro-batches per update", o.GradientAccumulationSteps)
+	}
+	fmt.Fprintf(&b, "budget     %s: max_steps %d, max_zo_forward_steps %d, batch %d (%d batches per epoch%s), eval every %d\n",
+		s.Recipe.Method.Kind, o.MaxSteps, o.MaxZOForwardSteps, o.BatchSize, per, acc, s.Recipe.Eval.Steps)
 	return b.String()
 }
