@@ -299,6 +299,7 @@ mz_err mz_optim_info(mz_optim o, int *kind, double *hyper, double *wd) {
     *kind = static_cast<int>(o->kind);
     double h[8] = {o->beta1, o->beta2, o->eps, o->correct_bias ? 1.0 : 0.0, o->momentum, o->dampening,
                    o->nesterov ? 1.0 : 0.0, 0};
+    if (o->kind == mz_optim_s::SGD || o->kind == mz_optim_s::SGD_MOMENTUM) h[0] = h[1] = h[2] = h[3] = 0;  // no Adam
     for (size_t i = 0; i < o->ts.size(); i++) wd[i] = o->wd[i];
     if (o->impl) {
       // What libtorch holds: each group's options, and its tensors' decay.

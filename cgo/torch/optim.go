@@ -153,10 +153,11 @@ func (o *Optimizer) SetState(st *OptimizerState) error {
 type OptimizerInfo struct {
 	// Kind is sgd, sgd-momentum, adamw-hf (transformers.AdamW), torch-adam
 	// or torch-adamw.
-	Kind              string
+	Kind string
+	// Adam's (zero for SGD).
 	Beta1, Beta2, Eps float64
 	CorrectBias       bool
-	// SGD momentum.
+	// SGD momentum (zero for Adam).
 	Momentum, Dampening float64
 	Nesterov            bool
 	// WeightDecay is each tensor's weight decay, in list order.
