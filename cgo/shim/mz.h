@@ -331,6 +331,12 @@ mz_err mz_optim_free(mz_optim o);
  * SGD has none: zeros). optim_set_state restores it (copied). */
 mz_err mz_optim_state(mz_optim o, int64_t *steps, mz_params *exp_avg, mz_params *exp_avg_sq);
 mz_err mz_optim_set_state(mz_optim o, const int64_t *steps, mz_params exp_avg, mz_params exp_avg_sq);
+/* optim_info: what an optimizer was built as, read back from it (libtorch's
+ * own from its parameter groups' options): kind 0 sgd, 1 transformers AdamW,
+ * 2 sgd with momentum, 3 torch Adam, 4 torch AdamW; hyper[8] = beta1, beta2,
+ * eps, correct_bias (0 for sgd), momentum, dampening, nesterov, 0; wd[n] the weight decay
+ * each tensor of the list gets. */
+mz_err mz_optim_info(mz_optim o, int *kind, double *hyper, double *wd);
 
 #ifdef __cplusplus
 }

@@ -293,4 +293,39 @@ mz_err mz_optim_set_state(mz_optim o, const int64_t *steps, mz_params exp_avg, m
   })
 }
 
+mz_err mz_optim_info(mz_optim o, int *kind, double *hyper, double *wd) {
+  MZ_TRY({
+    if (o == nullptr) throw std::invalid_argument("nil optimizer");
+    *kind = static_cast<int>(o->kind);
+    double h[8] = {o->beta1, o->beta2, o->eps, o->correct_bias ? 1.0 : 0.0, o->momentum, o->dampening,
+                   o->nesterov ? 1.0 : 0.0, 0};
+    if (o->kind == mz_optim_s::SGD || o->kind == mz_optim_s::SGD_MOMENTUM) h[0] = h[1] = h[2] = h[3] = 0;  // no Adam
+    for (size_t i = 0; i < o->ts.size(); i++) wd[i] = o->wd[i];
+    if (o->impl) {
+      // What libtorch holds: each group's options, and its tensors' decay.
+      h[3] = 1;  // libtorch's Adam always corrects the bias
+      bool first = true;
+      for (auto &g : o->impl->param_groups()) {
+        double b1, b2, e, w;
+        if (o->kind == mz_optim_s::TORCH_ADAMW) {
+          auto &op = static_cast<torch::optim::AdamWOptions &>(g.options());
+          b1 = std::get<0>(op.betas()), b2 = std::get<1>(op.betas()), e = op.eps(), w = op.weight_decay();
+        } else {
+          auto &op = static_cast<torch::optim::AdamOptions &>(g.options());
+          b1 = std::get<0>(op.betas()), b2 = std::get<1>(op.betas()), e = op.eps(), w = op.weight_decay();
+        }
+        if (!first && (b1 != h[0] || b2 != h[1] || e != h[2]))
+          throw std::runtime_error("libtorch optimizer groups with different betas or eps");
+        h[0] = b1, h[1] = b2, h[2] = e, first = false;
+        for (auto &p : g.params()) {
+          for (size_t i = 0; i < o->ts.size(); i++) {
+            if (o->ts[i].unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) wd[i] = w;
+          }
+        }
+      }
+    }
+    for (int i = 0; i < 8; i++) hyper[i] = h[i];
+  })
+}
+
 }  // extern "C"

@@ -147,3 +147,38 @@ func (o *Optimizer) SetState(st *OptimizerState) error {
 	steps := append(st.Steps, 0) // a valid pointer for n = 0
 	return check("optim_set_state", C.mz_optim_set_state(o.h, (*C.int64_t)(unsafe.Pointer(&steps[0])), m, v))
 }
+
+// OptimizerInfo is what an optimizer was built as, read back from the shim
+// (libtorch's own optimizers from their parameter groups).
+type OptimizerInfo struct {
+	// Kind is sgd, sgd-momentum, adamw-hf (transformers.AdamW), torch-adam
+	// or torch-adamw.
+	Kind string
+	// Adam's (zero for SGD).
+	Beta1, Beta2, Eps float64
+	CorrectBias       bool
+	// SGD momentum (zero for Adam).
+	Momentum, Dampening float64
+	Nesterov            bool
+	// WeightDecay is each tensor's weight decay, in list order.
+	WeightDecay []float64
+}
+
+// Info reads back the optimizer's kind and hyper-parameters.
+func (o *Optimizer) Info() (OptimizerInfo, error) {
+	if o == nil || o.h == nil {
+		return OptimizerInfo{}, ErrClosed
+	}
+	var kind C.int
+	h := make([]float64, 8)
+	wd := make([]float64, o.n+1) // a valid pointer for n = 0
+	if err := check("optim_info", C.mz_optim_info(o.h, &kind, (*C.double)(unsafe.Pointer(&h[0])), (*C.double)(unsafe.Pointer(&wd[0])))); err != nil {
+		return OptimizerInfo{}, err
+	}
+	names := []string{"sgd", "adamw-hf", "sgd-momentum", "torch-adam", "torch-adamw"}
+	if int(kind) < 0 || int(kind) >= len(names) {
+		return OptimizerInfo{}, fmt.Errorf("torch: optimizer of unknown kind %d", kind)
+	}
+	return OptimizerInfo{Kind: names[kind], Beta1: h[0], Beta2: h[1], Eps: h[2], CorrectBias: h[3] != 0,
+		Momentum: h[4], Dampening: h[5], Nesterov: h[6] != 0, WeightDecay: wd[:o.n]}, nil
+}

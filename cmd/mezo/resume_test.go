@@ -291,3 +291,42 @@ func TestResumeRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeTrainerPathsAfterKillInCheckpoint: trainer-optimizer ZO runs
+// killed while writing the checkpoint of step 12 resume from step 8 into
+// exactly the uninterrupted run. param-norm computes d_c once, at step 1
+// (no recompute_norms), so the resumed run must take d_c from the
+// checkpoint, not recompute it from θ_8. accumulation runs ZO-Adam with two
+// micro-batches of 6 per update (six batches an epoch, three updates), so
+// step 8's checkpoint sits inside an epoch and the resumed run must start
+// its next window at the right micro-batch, with the optimizer state, the
+// linear schedule and the seed stream where they were.
+func TestResumeTrainerPathsAfterKillInCheckpoint(t *testing.T) {
+	for _, c := range []struct{ name, method, optim string }{
+		{"param-norm", "  efficient: false\n  trainer_optim: true\n  zo_variant: param_norm\n",
+			"  name: sgd\n  schedule: constant\n  lr: 1e-4\n  batch_size: 12\n"},
+		{"accumulation", "  trainer_optim: true\n",
+			"  name: adamw\n  schedule: linear\n  lr: 1e-3\n  batch_size: 6\n  gradient_accumulation_steps: 2\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			y := fmt.Sprintf("model:\n  path: %q\ntask:\n  name: SST-2\n  data_dir: %q\nmethod:\n  kind: mezo\n%soptim:\n%s  max_steps: 24\n"+
+				"eval:\n  steps: 6\n  logging_steps: 1\n  do_predict: false\noutput:\n  save_best: true\n  checkpoint_every: 4\n",
+				testenv.SharedPath(t, "fixtures", "mezo-reference-run", "model"), testenv.SharedPath(t, "data", "k-shot", "SST-2", "16-13"),
+				c.method, c.optim)
+			rec := filepath.Join(dir, c.name+".yaml")
+			if err := os.WriteFile(rec, []byte(y), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			full, cut := filepath.Join(dir, "full"), filepath.Join(dir, "cut")
+			childRun(t, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+full)
+			cmd := childEnv(t, []string{"MEZO_TEST_KILL_IN_CHECKPOINT=12"}, "--threads", "1", "run", rec, "--quiet", "--set", "output.dir="+cut)
+			err := cmd.Wait()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Fatalf("the child was not killed in its checkpoint write: %v\n%s", err, cmd.Stdout.(*bytes.Buffer).String())
+			}
+			childRun(t, "--threads", "1", "run", "--resume", cut, "--quiet")
+			sameRun(t, full, cut)
+		})
+	}
+}

@@ -27,6 +27,6 @@ optim:
 	fmt.Println(err)
 	// Output:
 	// quick mezo 1e-07 64 0.001 *cls**sent_0*_It_was*mask*.*sep+*
-	// {RestorePass:false StopPastBudget:false TrainUnusedHeads:false InconsistentVariants:false}
+	// {RestorePass:false StopPastBudget:false TrainUnusedHeads:false InconsistentVariants:false AccumulationWindows:false}
 	// quick.yaml:8: optim.batch_size: expected an integer, got "many"
 }

@@ -155,8 +155,8 @@ type Method struct {
 	RecomputeNorms bool `yaml:"recompute_norms"`
 	// ScaleNormByNumParams divides d_c by √(parameters of the group).
 	ScaleNormByNumParams bool `yaml:"scale_norm_by_num_params"`
-	// NormRunningUpdate sets d_c of every group to |projected gradient|
-	// after each step (grad_norm only).
+	// NormRunningUpdate is the reference's d_c ← |projected gradient| of
+	// zo_by_layer (grad_norm only); mezo run refuses it (pkg/train says why).
 	NormRunningUpdate bool `yaml:"norm_running_update"`
 	// ChangeGradEstimate is expectation-modified SPSA: the gradient uses z
 	// rather than d_c·z (trainer_optim only, as in the reference).
@@ -184,7 +184,9 @@ type Optim struct {
 	// and, with method.clip_grad, the ZO estimate; 0 turns clipping off.
 	MaxGradNorm float64 `yaml:"max_grad_norm"`
 	// BatchSize is the training batch (per_device_train_batch_size).
-	BatchSize                 int  `yaml:"batch_size"`
+	BatchSize int `yaml:"batch_size"`
+	// GradientAccumulationSteps is the micro-batches per update (fine-tuning
+	// and method.trainer_optim; windows as Quirks.AccumulationWindows says).
 	GradientAccumulationSteps int  `yaml:"gradient_accumulation_steps"`
 	DropLast                  bool `yaml:"drop_last"`
 	// MaxSteps is the number of optimizer steps; 0 trains for Epochs.
@@ -410,11 +412,26 @@ type Quirks struct {
 	// z/d_c. Off, d_c is ‖θ_c‖/√N_c and the inline update uses z·d_c (or z
 	// with change_grad_estimate), the same estimate as the trainer path.
 	InconsistentVariants bool
+	// AccumulationWindows is the reference's gradient accumulation
+	// (trainer.py:416-426, 656-707, 801-819, as Hugging Face 3.0-4.28): an
+	// update every GA micro-batches counted from each epoch's start, except
+	// that an epoch of at most GA batches is one window; the micro-batches
+	// left at an epoch's end keep their gradients into the next epoch's first
+	// window; len(batches)//GA updates per epoch; and the stop and
+	// evaluation tests run after every micro-batch, so the initial model is
+	// evaluated at global step 0 (and can be the best dev model), an
+	// unchanged model is re-evaluated after each micro-batch that follows an
+	// evaluation step, and the forward budget can stop a run inside a window
+	// (its gradients dropped). Off, a window never crosses an epoch (its
+	// last, short window updates at the epoch's end, as later Hugging Face
+	// versions do: ⌈batches/GA⌉ updates per epoch), and the tests run after
+	// updates only. Both divide each micro-batch's loss or estimate by GA.
+	AccumulationWindows bool
 }
 
 // Quirks resolves the reference switch: every quirk on when Reference is
 // true, every one off otherwise.
 func (r *Recipe) Quirks() Quirks {
 	on := r.Reference
-	return Quirks{RestorePass: on, StopPastBudget: on, TrainUnusedHeads: on, InconsistentVariants: on}
+	return Quirks{RestorePass: on, StopPastBudget: on, TrainUnusedHeads: on, InconsistentVariants: on, AccumulationWindows: on}
 }

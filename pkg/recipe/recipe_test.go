@@ -201,7 +201,7 @@ func TestValidateMethodRules(t *testing.T) {
 		{[]string{"method.kind=mezo", "optim.name=adamw", "optim.schedule=linear", "optim.gradient_accumulation_steps=2"}, []string{
 			"--set optim.name=adamw: optim.name: adamw needs method.trainer_optim: true (the plain MeZO step is SGD at a constant learning rate)",
 			"--set optim.schedule=linear: optim.schedule: linear needs method.trainer_optim: true (the plain MeZO step is SGD at a constant learning rate)",
-			"--set optim.gradient_accumulation_steps=2: optim.gradient_accumulation_steps: gradient accumulation needs method.trainer_optim: true (the plain MeZO step is SGD at a constant learning rate)",
+			"--set optim.gradient_accumulation_steps=2: optim.gradient_accumulation_steps: gradient accumulation needs method.trainer_optim: true: the inline MeZO update has no gradient buffer to accumulate into (the reference asserts gradient_accumulation_steps == 1 there, trainer.py:623-625 and 713)",
 		}},
 		{[]string{"method.kind=mezo", "method.trainer_optim=true", "method.samples=4"}, []string{
 			"--set method.samples=4: method.samples: n-SPSA with 4 samples needs method.sample_schedule constant or linear (the reference ignores samples without one)",
@@ -280,7 +280,7 @@ func TestDefaultsApplied(t *testing.T) {
 
 func TestReferenceSwitch(t *testing.T) {
 	on := mustParse(t, "reference: true\nmethod: {kind: mezo}\ntask: {name: SST-2}\n")
-	if q := on.Quirks(); q != (Quirks{RestorePass: true, StopPastBudget: true, TrainUnusedHeads: true, InconsistentVariants: true}) {
+	if q := on.Quirks(); q != (Quirks{RestorePass: true, StopPastBudget: true, TrainUnusedHeads: true, InconsistentVariants: true, AccumulationWindows: true}) {
 		t.Errorf("reference: true resolves to %+v", q)
 	}
 	if on.Method.SeedStream != SeedReferenceData || on.Runtime.ZStream != ZTorch {

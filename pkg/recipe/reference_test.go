@@ -106,7 +106,7 @@ func TestFromReferenceArgs(t *testing.T) {
 			checks := []check{
 				{"method.kind", r.Method.Kind, wantKind},
 				{"reference", r.Reference, true},
-				{"quirks", r.Quirks(), Quirks{RestorePass: true, StopPastBudget: true, TrainUnusedHeads: true, InconsistentVariants: true}},
+				{"quirks", r.Quirks(), Quirks{RestorePass: true, StopPastBudget: true, TrainUnusedHeads: true, InconsistentVariants: true, AccumulationWindows: true}},
 				{"method.seed_stream", r.Method.SeedStream, SeedReferenceData},
 				{"method.eps", r.Method.Eps, tr.Eps},
 				{"method.efficient", r.Method.Efficient, tr.Efficient},

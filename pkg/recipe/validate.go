@@ -127,7 +127,9 @@ func (r *Recipe) Validate() error {
 				p.add("method.sample_schedule", "n-SPSA %s", need)
 			}
 			if o.GradientAccumulationSteps != 1 {
-				p.add("optim.gradient_accumulation_steps", "gradient accumulation %s", need)
+				// Efficient or stored z, the inline update has no gradient
+				// buffer to accumulate into.
+				p.add("optim.gradient_accumulation_steps", "gradient accumulation needs method.trainer_optim: true: the inline MeZO update has no gradient buffer to accumulate into (the reference asserts gradient_accumulation_steps == 1 there, trainer.py:623-625 and 713)")
 			}
 			if me.ClipGrad {
 				p.add("method.clip_grad", "clipping %s", need)

@@ -1,11 +1,13 @@
 package train_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/internal/reftest"
 	"github.com/gomezo/gomezo/internal/testenv"
 	"github.com/gomezo/gomezo/pkg/recipe"
@@ -43,13 +45,29 @@ func TestAblationRecipes(t *testing.T) {
 			s, err := train.NewSession(r)
 			reftest.Must(t, err)
 			defer s.Close()
+			me := r.Method
+			trainer := me.Kind == recipe.FT || me.TrainerOptim
+			if trainer {
+				checkOptimizerBuilt(t, s)
+			}
 			var recs []train.StepRecord
-			_, err = train.Loop(s, train.Hooks{Step: func(rec train.StepRecord) { recs = append(recs, rec) }}, nil)
+			var state *optimizerState
+			_, err = train.LoopWith(s, train.Hooks{Step: func(rec train.StepRecord) { recs = append(recs, rec) }},
+				train.LoopOptions{Save: func(c *train.Checkpoint) error {
+					// The state after the last step, read while the
+					// checkpoint's copies are alive.
+					state = readOptimizerState(t, c)
+					return nil
+				}})
 			reftest.Must(t, err)
+			if trainer {
+				checkOptimizerAdvanced(t, s, state, len(recs))
+			} else if state != nil {
+				t.Errorf("plain MeZO (no trainer optimizer) saved optimizer state")
+			}
 			if len(recs) != 3 {
 				t.Fatalf("%d steps, want 3", len(recs))
 			}
-			me := r.Method
 			for _, rec := range recs {
 				switch {
 				case me.Kind == recipe.FT:
@@ -87,5 +105,135 @@ func TestAblationRecipes(t *testing.T) {
 			}
 			t.Logf("%s: 3 steps, n_t %d..%d", name, recs[0].NT, recs[2].NT)
 		})
+	}
+}
+
+// checkOptimizerBuilt builds the recipe's method as the loop does and reads
+// its optimizer back from the shim: the kind optim.name names (sgd with
+// momentum when optim.momentum > 0), its hyper-parameters, and the
+// reference's two weight-decay groups (names containing "bias" or
+// "LayerNorm.weight" get 0).
+func checkOptimizerBuilt(t *testing.T, s *train.Session) {
+	t.Helper()
+	o := s.Recipe.Optim
+	gen, err := torch.NewGenerator(torch.CPU, 1)
+	reftest.Must(t, err)
+	defer gen.Close()
+	m, err := train.NewMethod(s, gen, o.MaxSteps, nil)
+	reftest.Must(t, err)
+	defer m.Close()
+	var opt *torch.Optimizer
+	switch m := m.(type) {
+	case *train.ZOTrainer:
+		opt = m.Opt
+	case *train.FineTune:
+		opt = m.Opt
+	default:
+		t.Fatalf("method %T has no optimizer", m)
+	}
+	info, err := opt.Info()
+	reftest.Must(t, err)
+	want := map[recipe.Optimizer]string{recipe.SGD: "sgd", recipe.AdamW: "adamw-hf", recipe.TorchAdam: "torch-adam",
+		recipe.TorchAdamW: "torch-adamw"}[o.Name]
+	if o.Name == recipe.SGD && o.Momentum > 0 {
+		want = "sgd-momentum"
+	}
+	if info.Kind != want {
+		t.Errorf("optimizer %s, the recipe names %s (momentum %v)", info.Kind, o.Name, o.Momentum)
+	}
+	switch info.Kind {
+	case "adamw-hf", "torch-adam", "torch-adamw":
+		if info.Beta1 != o.AdamBeta1 || info.Beta2 != o.AdamBeta2 || info.Eps != o.AdamEpsilon || !info.CorrectBias {
+			t.Errorf("Adam built with betas (%v, %v), eps %v, bias correction %v; the recipe has (%v, %v), %v",
+				info.Beta1, info.Beta2, info.Eps, info.CorrectBias, o.AdamBeta1, o.AdamBeta2, o.AdamEpsilon)
+		}
+	case "sgd-momentum":
+		if info.Momentum != o.Momentum || info.Dampening != o.Dampening || info.Nesterov != o.Nesterov {
+			t.Errorf("SGD built with momentum %v, dampening %v, nesterov %v; the recipe has %v, %v, %v",
+				info.Momentum, info.Dampening, info.Nesterov, o.Momentum, o.Dampening, o.Nesterov)
+		}
+	}
+	for i, n := range s.Names {
+		wd := o.WeightDecay
+		if strings.Contains(n, "bias") || strings.Contains(n, "LayerNorm.weight") {
+			wd = 0
+		}
+		if info.WeightDecay[i] != wd {
+			t.Errorf("%s: weight decay %v, want %v", n, info.WeightDecay[i], wd)
+		}
+	}
+	t.Logf("optimizer %+v", struct {
+		Kind                    string
+		Beta1, Beta2, Momentum  float64
+		Decayed, TensorsInTotal int
+	}{info.Kind, info.Beta1, info.Beta2, info.Momentum, countNonZero(info.WeightDecay), len(info.WeightDecay)})
+}
+
+func countNonZero(v []float64) int {
+	n := 0
+	for _, x := range v {
+		if x != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// optimizerState is what a run's last checkpoint holds of its optimizer:
+// per-tensor step counts and the sums of squares of the two moments (SGD
+// momentum: the buffer is the first).
+type optimizerState struct {
+	Steps      []int64
+	SumSqExpAv []float64
+	SumSqExpSq []float64
+}
+
+func readOptimizerState(t *testing.T, c *train.Checkpoint) *optimizerState {
+	t.Helper()
+	if c.Opt == nil {
+		return nil
+	}
+	st := &optimizerState{Steps: append([]int64(nil), c.Opt.Steps...)}
+	sumsq := func(pl *torch.ParamList) []float64 {
+		var out []float64
+		for _, v := range readList(t, pl) {
+			s := 0.0
+			for _, x := range v {
+				s += x * x
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	st.SumSqExpAv, st.SumSqExpSq = sumsq(c.Opt.ExpAvg), sumsq(c.Opt.ExpAvgSq)
+	return st
+}
+
+// checkOptimizerAdvanced: after n updates, Adam has stepped every tensor n
+// times with non-zero moments, SGD with momentum has non-zero buffers, plain
+// SGD has no state. (Every trainable tensor gets a gradient: the ZO estimate
+// covers all of them, and fine-tuning's loss reads all of them.)
+func checkOptimizerAdvanced(t *testing.T, s *train.Session, st *optimizerState, n int) {
+	t.Helper()
+	if st == nil {
+		t.Fatal("a trainer-optimizer run saved no optimizer state")
+	}
+	o := s.Recipe.Optim
+	plain := o.Name == recipe.SGD && o.Momentum == 0
+	adam := o.Name != recipe.SGD
+	for i, name := range s.Names {
+		want := int64(n)
+		if plain {
+			want = 0
+		}
+		if st.Steps[i] != want {
+			t.Errorf("%s: %d optimizer steps after %d updates, want %d", name, st.Steps[i], n, want)
+		}
+		if nz := st.SumSqExpAv[i] > 0 && !math.IsInf(st.SumSqExpAv[i], 0); nz == plain {
+			t.Errorf("%s: first moment / momentum buffer Σx² = %v", name, st.SumSqExpAv[i])
+		}
+		if nz := st.SumSqExpSq[i] > 0; nz != adam {
+			t.Errorf("%s: second moment Σx² = %v (Adam: %v)", name, st.SumSqExpSq[i], adam)
+		}
 	}
 }

@@ -38,6 +38,10 @@ type Checkpoint struct {
 	BestObjective float64 `json:"best_objective"`
 	FTLossSum     float64 `json:"ft_loss_sum"`
 	FTLossN       int     `json:"ft_loss_n"`
+	// VariantC is d_c per group of a ZO-variant run (float32 values, exact
+	// in JSON), so a resumed run does not recompute it where the
+	// uninterrupted one would not; nil for other runs.
+	VariantC []float32 `json:"variant_c,omitempty"`
 	// MetricsOffset is the length of metrics.jsonl when the checkpoint was
 	// taken (set by the writer).
 	MetricsOffset int64 `json:"metrics_offset"`
@@ -67,6 +71,9 @@ func (c *Checkpoint) capture(m Method, global, sampler *torch.Generator, stream,
 			return err
 		}
 		c.owned = append(c.owned, c.Opt)
+	}
+	if zt, ok := m.(*ZOTrainer); ok && zt.Variant != nil && zt.Variant.C != nil {
+		c.VariantC = append([]float32(nil), zt.Variant.C...)
 	}
 	if math.IsInf(c.BestObjective, -1) {
 		c.BestObjective = 0
@@ -110,6 +117,18 @@ func (c *Checkpoint) restore(s *Session, m Method, global, sampler *torch.Genera
 		}
 		if err := ft.optimizer().SetState(c.Opt); err != nil {
 			return fmt.Errorf("checkpoint: optimizer: %w", err)
+		}
+	}
+	if zt, ok := m.(*ZOTrainer); ok {
+		zt.next = c.Step
+		if v := zt.Variant; v != nil && c.Step > 0 {
+			if c.VariantC == nil {
+				return errors.New("checkpoint: a ZO-variant run's checkpoint without its d_c (variant_c)")
+			}
+			if len(c.VariantC) != len(v.Keys) {
+				return fmt.Errorf("checkpoint: d_c for %d groups, the model has %d", len(c.VariantC), len(v.Keys))
+			}
+			v.C = append([]float32(nil), c.VariantC...)
 		}
 	}
 	return nil

@@ -97,7 +97,18 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 	if perEpoch == 0 {
 		return nil, fmt.Errorf("optim.batch_size %d with drop_last leaves no batch of the %d training examples", o.BatchSize, n)
 	}
+	// Gradient accumulation: an update every ga micro-batches (MEZO_SPEC
+	// §4.4, §5; quirk AccumulationWindows for the reference's windows).
+	ga := max(1, o.GradientAccumulationSteps)
+	refWindows := q.AccumulationWindows
 	stepsPerEpoch := max(1, perEpoch)
+	if ga > 1 {
+		if refWindows {
+			stepsPerEpoch = max(1, perEpoch/ga)
+		} else {
+			stepsPerEpoch = (perEpoch + ga - 1) / ga
+		}
+	}
 	maxSteps := o.MaxSteps
 	epochs := 0
 	if maxSteps > 0 {
@@ -139,6 +150,14 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 		return nil, err
 	}
 	defer m.Close()
+	acc, _ := m.(Accumulator)
+	if ga > 1 && acc == nil {
+		return nil, fmt.Errorf("optim.gradient_accumulation_steps: %d needs a method with gradient buffers (fine-tuning or method.trainer_optim), not %T", ga, m)
+	}
+	// window gathers the micro-batches of the next update (ga > 1); with the
+	// reference's windows it can span an epoch's end.
+	var window StepRecord
+	windowTime := 0.0
 
 	var best *torch.ParamList // host copy of the best dev model
 	defer func() { best.Close() }()
@@ -159,7 +178,29 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 		if q.StopPastBudget {
 			return out.Forwards > o.MaxZOForwardSteps
 		}
-		return out.Forwards+m.ForwardsPerStep() > o.MaxZOForwardSteps
+		return out.Forwards+ga*m.ForwardsPerStep() > o.MaxZOForwardSteps
+	}
+	// evalDev is the evaluation schedule's test (global_step % eval_steps
+	// == 0 after the step) and the best-dev snapshot.
+	evalDev := func() error {
+		if !r.Eval.DuringTraining || r.Eval.Steps <= 0 || out.GlobalStep%r.Eval.Steps != 0 || s.Dev == nil {
+			return nil
+		}
+		ev, err := s.Evaluate(s.Dev, "dev", out.GlobalStep)
+		if err != nil {
+			return err
+		}
+		if h.Eval != nil {
+			h.Eval(ev, s)
+		}
+		if metrics.Better(ev.Objective, bestObj) {
+			bestObj, out.BestStep, out.Best = ev.Objective, out.GlobalStep, ev
+			best.Close()
+			if best, err = s.Params.SnapshotTo(torch.CPU); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	k := 0
 	startEpoch, startBatch := 0, 0
@@ -237,20 +278,78 @@ train:
 			}
 			t0 := time.Now()
 			var rec StepRecord
-			if perSample {
-				rec, err = sm.StepSamples(b, s.stepEnv(global, stream, demos, bi == 0 && !(epoch == startEpoch && resumeOrder != nil)), k)
+			epochStart := bi == 0 && !(epoch == startEpoch && resumeOrder != nil)
+			if ga > 1 {
+				// One micro-batch; the update at the window's end. A
+				// window ends every ga batches of the epoch and at its
+				// last batch (the reference: only when the epoch has at
+				// most ga batches, else the rest carry into the next).
+				boundary := (bi+1)%ga == 0 || bi+1 == len(batches) && (!refWindows || len(batches) <= ga)
+				var env StepEnv
+				if perSample {
+					env = s.stepEnv(global, stream, demos, epochStart)
+				}
+				mrec, err := acc.Accumulate(b, env, k, ga)
+				if err == nil {
+					err = torch.Synchronize(s.Device)
+				}
+				windowTime += time.Since(t0).Seconds()
+				out.Forwards += mrec.StepForwards
+				mrec.Batch = idx
+				window.absorb(mrec)
+				if err != nil {
+					var nf *zo.NonFiniteError
+					if errors.As(err, &nf) {
+						return nil, fmt.Errorf("train: step %d (micro-batch %d): %w; the run stops", k+1, bi+1, err)
+					}
+					return nil, fmt.Errorf("train: step %d: %w", k+1, err)
+				}
+				if !boundary {
+					if refWindows {
+						// The reference's tests run after every
+						// micro-batch.
+						out.StoppedBy = stopReason(over(out.GlobalStep, maxSteps), fwdBudget())
+						if out.StoppedBy == "" {
+							if err := evalDev(); err != nil {
+								return nil, err
+							}
+						}
+						if out.StoppedBy != "" {
+							if err := checkpoint(epoch, bi+1); err != nil {
+								return nil, err
+							}
+							break train
+						}
+					}
+					continue
+				}
+				rec, window = window, StepRecord{}
+				err = acc.ApplyUpdate(&rec, k)
+				if err == nil {
+					err = torch.Synchronize(s.Device)
+				}
+				out.StepTimes = append(out.StepTimes, windowTime+time.Since(t0).Seconds())
+				windowTime = 0
+				if err != nil {
+					return nil, fmt.Errorf("train: step %d: %w", k+1, err)
+				}
+				rec.Step, rec.Epoch = k+1, epoch
 			} else {
-				rec, err = m.Step(b, seed, k)
-			}
-			if err := torch.Synchronize(s.Device); err != nil {
-				return nil, err
-			}
-			out.StepTimes = append(out.StepTimes, time.Since(t0).Seconds())
-			rec.Step, rec.Epoch, rec.Batch = k+1, epoch, idx
-			if rec.StepForwards > 0 {
-				out.Forwards += rec.StepForwards
-			} else {
-				out.Forwards += m.ForwardsPerStep()
+				if perSample {
+					rec, err = sm.StepSamples(b, s.stepEnv(global, stream, demos, epochStart), k)
+				} else {
+					rec, err = m.Step(b, seed, k)
+				}
+				if err := torch.Synchronize(s.Device); err != nil {
+					return nil, err
+				}
+				out.StepTimes = append(out.StepTimes, time.Since(t0).Seconds())
+				rec.Step, rec.Epoch, rec.Batch = k+1, epoch, idx
+				if rec.StepForwards > 0 {
+					out.Forwards += rec.StepForwards
+				} else {
+					out.Forwards += m.ForwardsPerStep()
+				}
 			}
 			rec.Forwards = out.Forwards
 			if err != nil {
@@ -290,20 +389,9 @@ train:
 			if q.StopPastBudget {
 				out.StoppedBy = stopReason(over(out.GlobalStep, maxSteps), fwdBudget())
 			}
-			if out.StoppedBy == "" && r.Eval.DuringTraining && r.Eval.Steps > 0 && out.GlobalStep%r.Eval.Steps == 0 && s.Dev != nil {
-				ev, err := s.Evaluate(s.Dev, "dev", out.GlobalStep)
-				if err != nil {
+			if out.StoppedBy == "" {
+				if err := evalDev(); err != nil {
 					return nil, err
-				}
-				if h.Eval != nil {
-					h.Eval(ev, s)
-				}
-				if metrics.Better(ev.Objective, bestObj) {
-					bestObj, out.BestStep, out.Best = ev.Objective, out.GlobalStep, ev
-					best.Close()
-					if best, err = s.Params.SnapshotTo(torch.CPU); err != nil {
-						return nil, err
-					}
 				}
 			}
 			if out.StoppedBy == "" {
@@ -351,6 +439,20 @@ train:
 		}
 	}
 	return out, s.finalEvals(out, h)
+}
+
+// absorb adds micro-batch m to the update record w: losses (fine-tuning's,
+// already divided by the accumulation steps) summed, samples, forwards and
+// batches gathered, the last sample's values and d_c kept.
+func (w *StepRecord) absorb(m StepRecord) {
+	w.Loss += m.Loss
+	w.Samples = append(w.Samples, m.Samples...)
+	w.StepForwards += m.StepForwards
+	w.Batch = append(w.Batch, m.Batch...)
+	w.Seed, w.LossPlus, w.LossMinus, w.ProjGrad, w.NT, w.LR = m.Seed, m.LossPlus, m.LossMinus, m.ProjGrad, m.NT, m.LR
+	if m.DC != nil {
+		w.DC = m.DC
+	}
 }
 
 // stopReason names the budget that ends a run, or "".

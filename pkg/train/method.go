@@ -48,6 +48,18 @@ type Method interface {
 	Close() error
 }
 
+// Accumulator is a Method whose update can be split over micro-batches
+// (optim.gradient_accumulation_steps, MEZO_SPEC §4.4, §5): the loop calls
+// Accumulate once per micro-batch of update k, each adding its gradient
+// divided by steps, then ApplyUpdate once at the window's end. Fine-tuning
+// and the trainer-optimizer ZO path implement it; Step is Accumulate with
+// steps 1 followed by ApplyUpdate.
+type Accumulator interface {
+	Method
+	Accumulate(b *batch.Batch, env StepEnv, k, steps int) (StepRecord, error)
+	ApplyUpdate(rec *StepRecord, k int) error
+}
+
 // Teacher forces recorded values into a run (replaying a reference run):
 // each function reports the value for 0-based update k, or false to keep
 // the run's own.
@@ -124,14 +136,29 @@ func NewFineTune(s *Session, global *torch.Generator, totalSteps int) (*FineTune
 		Train: s.Recipe.Model.TrainDropout}, nil
 }
 
-// Step runs one fine-tuning update on b.
+// Step runs one fine-tuning update on b: Accumulate, then ApplyUpdate.
 func (f *FineTune) Step(b *batch.Batch, _ uint64, k int) (StepRecord, error) {
+	rec, err := f.Accumulate(b, StepEnv{}, k, 1)
+	if err != nil {
+		return rec, err
+	}
+	return rec, f.ApplyUpdate(&rec, k)
+}
+
+// Accumulate runs one micro-batch of update k: the training forward, the
+// loss divided by steps when steps > 1 (Hugging Face's training_step under
+// gradient accumulation), backward into the gradients. rec.Loss is that
+// divided loss and rec.LR the update's rate.
+func (f *FineTune) Accumulate(b *batch.Batch, _ StepEnv, k, steps int) (StepRecord, error) {
 	sc := torch.NewScope(torch.Grad)
 	fo := roberta.ForwardOptions{Train: f.Train}
 	if f.Train {
 		fo.DropoutGen = f.Dropout
 	}
 	loss, _ := f.Objective.Forward(sc, b, fo)
+	if steps > 1 {
+		loss = sc.DivScalar(loss, float64(steps))
+	}
 	if err := sc.Err(); err != nil {
 		sc.Close()
 		return StepRecord{}, err
@@ -147,15 +174,24 @@ func (f *FineTune) Step(b *batch.Batch, _ uint64, k int) (StepRecord, error) {
 	if math.IsNaN(lv) || math.IsInf(lv, 0) {
 		return rec, &zo.NonFiniteError{What: "fine-tuning loss", Value: float32(lv)}
 	}
+	return rec, nil
+}
+
+// ApplyUpdate takes update k from the gradients accumulated: clipping (its
+// pre-clip norm into rec.GradNorm), the optimizer step at the schedule's
+// rate, zero_grad.
+func (f *FineTune) ApplyUpdate(rec *StepRecord, k int) error {
+	rec.LR = f.Sched.LR(k)
 	if f.MaxNorm > 0 {
+		var err error
 		if rec.GradNorm, err = f.Params.ClipGradNorm(f.MaxNorm); err != nil {
-			return rec, err
+			return err
 		}
 	}
 	if err := f.Opt.Step(rec.LR); err != nil {
-		return rec, err
+		return err
 	}
-	return rec, f.Params.ZeroGrad(false)
+	return f.Params.ZeroGrad(false)
 }
 
 // ForwardsPerStep is 0: fine-tuning is outside the ZO forward budget.

@@ -125,8 +125,8 @@ func unsupported(r *recipe.Recipe) error {
 		errs = append(errs, fmt.Errorf("%s: %s is not supported by mezo run yet", field, why))
 	}
 	m := r.Method
-	if r.Optim.GradientAccumulationSteps > 1 {
-		no("optim.gradient_accumulation_steps", "gradient accumulation")
+	if m.NormRunningUpdate {
+		errs = append(errs, errNormRunningUpdate)
 	}
 	// pkg/probe fits the probe; writing it into the head is not wired yet.
 	if m.Kind == recipe.LP {
@@ -265,7 +265,11 @@ func (s *Session) Describe() string {
 	}
 	o := s.Recipe.Optim
 	per := (s.Train.Len() + o.BatchSize - 1) / o.BatchSize
-	fmt.Fprintf(&b, "budget     %s: max_steps %d, max_zo_forward_steps %d, batch %d (%d batches per epoch), eval every %d\n",
-		s.Recipe.Method.Kind, o.MaxSteps, o.MaxZOForwardSteps, o.BatchSize, per, s.Recipe.Eval.Steps)
+	acc := ""
+	if o.GradientAccumulationSteps > 1 {
+		acc = fmt.Sprintf(", %d micro-batches per update", o.GradientAccumulationSteps)
+	}
+	fmt.Fprintf(&b, "budget     %s: max_steps %d, max_zo_forward_steps %d, batch %d (%d batches per epoch%s), eval every %d\n",
+		s.Recipe.Method.Kind, o.MaxSteps, o.MaxZOForwardSteps, o.BatchSize, per, acc, s.Recipe.Eval.Steps)
 	return b.String()
 }

@@ -40,10 +40,24 @@ type Variant struct {
 	tensors   []*torch.Tensor // the trainable tensors (handles owned here)
 }
 
+// errNormRunningUpdate is why method.norm_running_update is refused. The
+// reference reads the flag only inside zo_by_layer (trainer.py:587), where
+// each group c is perturbed alone and d_c ← |g_c| is that group's own
+// estimate; zo_by_layer crashes before it runs (trainer.py:557 reads
+// args.pc_rnd_layer, which does not exist), so no reference behaviour exists.
+// This loop perturbs the whole model at once: a sample has one projected
+// gradient g, not one per group, so the only consistent form, d_c ← |g| for
+// every group, scales all groups alike and turns the variant into plain SPSA
+// with a step that follows |g| — not what the flag means. It would need the
+// layer-by-layer estimator (2·n·groups forwards a step), which is not built.
+var errNormRunningUpdate = errors.New("method.norm_running_update is not supported: the reference reads it only under zo_by_layer " +
+	"(per-group estimates, d_c ← |g_c|; trainer.py:587), which crashes before it (no args.pc_rnd_layer, trainer.py:557); " +
+	"with the whole-model perturbation there is one projected gradient per sample, so d_c ← |g| would scale every group alike")
+
 // NewVariant builds the groups of the session's trainable tensors.
 func NewVariant(s *Session, me recipe.Method, reference bool) (*Variant, error) {
 	if me.NormRunningUpdate {
-		return nil, errors.New("method.norm_running_update: the reference reads it only with zo_by_layer, which crashes there (no pc_rnd_layer); not supported")
+		return nil, errNormRunningUpdate
 	}
 	v := &Variant{Kind: me.ZOVariant, Recompute: me.RecomputeNorms, ZOEst: me.UseZOGradEst, ScaleByN: me.ScaleNormByNumParams,
 		Change: me.ChangeGradEstimate, Reference: reference, objective: s.Objective, model: s.Model}
@@ -131,6 +145,12 @@ func (v *Variant) maybeInit(t *ZOTrainer, b *batch.Batch, env StepEnv, k int) (i
 	if err != nil {
 		return fw, nil, err
 	}
+	// initialize_c ends with model.zero_grad() whatever the variant: it
+	// drops the gradients a window of accumulated micro-batches carried
+	// over an epoch's end (the reference's accumulation windows).
+	if err := t.Params.ZeroGrad(false); err != nil {
+		return fw, nil, err
+	}
 	for g, c := range v.C {
 		if v.Numel[g] > 0 && !(c > 0) || math.IsInf(float64(c), 0) {
 			return fw, nil, fmt.Errorf("train: d_c of group %q is %v at step %d; z/d_c is undefined", v.Keys[g], c, k+1)
@@ -174,8 +194,9 @@ func (v *Variant) scaleByN(g int, c float32) float32 {
 }
 
 // backprop is grad_norm's d_c: one eval-mode forward and backward on the
-// unperturbed parameters, d_c = ‖∇_c L‖, then zero_grad (gradients become
-// zero tensors, as torch 1.13's model.zero_grad()).
+// unperturbed parameters (added to any gradient already there, as the
+// reference's loss.backward()), d_c = ‖∇_c L‖; maybeInit then zeroes the
+// gradients (zero tensors, as torch 1.13's model.zero_grad()).
 func (v *Variant) backprop(p *torch.ParamList, b *batch.Batch) error {
 	for _, t := range v.tensors {
 		if err := t.SetRequiresGrad(true); err != nil {
@@ -196,10 +217,7 @@ func (v *Variant) backprop(p *torch.ParamList, b *batch.Batch) error {
 	if err = errors.Join(err, sc.Close()); err != nil {
 		return err
 	}
-	if err := v.fromSumSq(p, true); err != nil {
-		return err
-	}
-	return p.ZeroGrad(false)
+	return v.fromSumSq(p, true)
 }
 
 // zoEstimate is grad_norm with use_zo_grad_est (Prop. 1): for each group,

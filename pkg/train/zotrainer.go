@@ -42,7 +42,8 @@ type SampleRecord struct {
 	Seed                uint64 // 0 on the stored-z path
 	LossPlus, LossMinus float32
 	// ProjGrad is the scaled estimate as it enters the gradient:
-	// (ℓ+ − ℓ−)/2ε, divided by n_t unless scale_lr_with_samples.
+	// (ℓ+ − ℓ−)/2ε, divided by the accumulation steps (when > 1), then by
+	// n_t unless scale_lr_with_samples.
 	ProjGrad float32
 }
 
@@ -125,10 +126,26 @@ func (t *ZOTrainer) Step(*batch.Batch, uint64, int) (StepRecord, error) {
 // optimizer is the state a checkpoint keeps.
 func (t *ZOTrainer) optimizer() *torch.Optimizer { return t.Opt }
 
-// StepSamples runs update k on b.
+// StepSamples runs update k on b: Accumulate, then ApplyUpdate.
 func (t *ZOTrainer) StepSamples(b *batch.Batch, env StepEnv, k int) (StepRecord, error) {
+	rec, err := t.Accumulate(b, env, k, 1)
+	if err != nil {
+		return rec, err
+	}
+	return rec, t.ApplyUpdate(&rec, k)
+}
+
+// Accumulate runs one micro-batch of update k: d_c when due, then n_t
+// samples, each estimate divided by steps when steps > 1 (gradient
+// accumulation, before the division by n_t, as the reference) and added to
+// the gradients. Without a trainer optimizer (the inline update) steps must
+// be 1.
+func (t *ZOTrainer) Accumulate(b *batch.Batch, env StepEnv, k, steps int) (StepRecord, error) {
 	t.next = k + 1
 	rec := StepRecord{}
+	if steps > 1 && t.Opt == nil {
+		return rec, errors.New("train: gradient accumulation needs the trainer optimizer (method.trainer_optim)")
+	}
 	if t.Variant != nil {
 		fw, dc, err := t.Variant.maybeInit(t, b, env, k)
 		if err != nil {
@@ -155,7 +172,7 @@ func (t *ZOTrainer) StepSamples(b *batch.Batch, env StepEnv, k int) (StepRecord,
 				return rec, err
 			}
 		}
-		sr, err := t.sample(sb, env, seed, nt, k, j)
+		sr, err := t.sample(sb, env, seed, nt, steps, k, j)
 		rec.Samples = append(rec.Samples, sr)
 		rec.StepForwards += 2
 		if err != nil {
@@ -164,24 +181,33 @@ func (t *ZOTrainer) StepSamples(b *batch.Batch, env StepEnv, k int) (StepRecord,
 	}
 	last := rec.Samples[len(rec.Samples)-1]
 	rec.Seed, rec.LossPlus, rec.LossMinus, rec.ProjGrad = last.Seed, last.LossPlus, last.LossMinus, last.ProjGrad
+	rec.LR = t.LR
+	return rec, nil
+}
+
+// ApplyUpdate takes update k from the gradients accumulated: clipping, the
+// logged norm into rec.GradNorm, the optimizer step at the schedule's rate
+// (into rec.LR), zero_grad. Without a trainer optimizer the samples already
+// updated the parameters inline.
+func (t *ZOTrainer) ApplyUpdate(rec *StepRecord, k int) error {
 	if t.Opt == nil {
 		rec.LR = t.LR
-		return rec, nil
+		return nil
 	}
 	var err error
 	if t.ClipNorm > 0 {
 		if _, err = t.Params.ClipGradNorm(t.ClipNorm); err != nil {
-			return rec, err
+			return err
 		}
 	}
 	if rec.GradNorm, err = gradNorm(t.Params); err != nil {
-		return rec, err
+		return err
 	}
 	rec.LR = t.Sched.LR(k)
 	if err := t.Opt.Step(rec.LR); err != nil {
-		return rec, err
+		return err
 	}
-	return rec, t.Params.ZeroGrad(false)
+	return t.Params.ZeroGrad(false)
 }
 
 // gradNorm is the reference's logged grad_norm: √(Σ torch.sum(grad²)) in
@@ -200,9 +226,10 @@ func gradNorm(p *torch.ParamList) (float64, error) {
 	return float64(float32(math.Sqrt(float64(acc)))), nil
 }
 
-// sample runs sample j of step k: perturb +ε, ℓ+, −2ε, ℓ−, the scaled
-// estimate into the gradients (or the inline update), restore.
-func (t *ZOTrainer) sample(b *batch.Batch, env StepEnv, seed uint64, nt, k, j int) (SampleRecord, error) {
+// sample runs sample j of step k: perturb +ε, ℓ+, −2ε, ℓ−, the estimate
+// divided by the accumulation steps ga (when > 1) and by nt, into the
+// gradients (or the inline update), restore.
+func (t *ZOTrainer) sample(b *batch.Batch, env StepEnv, seed uint64, nt, ga, k, j int) (SampleRecord, error) {
 	sr := SampleRecord{Seed: seed}
 	var z, zp, zg *torch.ParamList // stored z, its perturbation and gradient forms
 	defer func() {
@@ -253,6 +280,9 @@ func (t *ZOTrainer) sample(b *batch.Batch, env StepEnv, seed uint64, nt, k, j in
 	}
 	// float32, as the reference's 0-dim tensors.
 	g := (sr.LossPlus - sr.LossMinus) / float32(2*t.Eps)
+	if ga > 1 {
+		g /= float32(ga)
+	}
 	if !t.ScaleLRWithSamples {
 		g /= float32(nt)
 	}
