@@ -134,6 +134,9 @@ type Result struct {
 	// difference is what the timed steps grew it by.
 	RSSWarmBytes int64 `json:"rss_warm_bytes"`
 	RSSEndBytes  int64 `json:"rss_end_bytes"`
+	// RSSTrace is the resident set after every tenth of the timed steps
+	// (each step when there are fewer than ten): growth shows as a trend.
+	RSSTrace []int64 `json:"rss_trace_bytes"`
 	// ParamBytes is the bytes of the model's parameters.
 	ParamBytes int64 `json:"param_bytes"`
 	// PeakCPUTensorBytes is the peak of live CPU tensor bytes during the
@@ -251,6 +254,9 @@ func Run(o Options) (*Result, error) {
 			return nil, err
 		}
 		res.StepS = append(res.StepS, time.Since(t0).Seconds())
+		if every := max(1, o.Steps/10); i%every == 0 {
+			res.RSSTrace = append(res.RSSTrace, envinfo.RSS())
+		}
 	}
 	res.Loss = last
 	res.RSSWarmBytes, res.RSSEndBytes = rssWarm, envinfo.RSS()
