@@ -15,6 +15,7 @@ import (
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/internal/testenv"
 	"github.com/gomezo/gomezo/pkg/hf"
+	"github.com/gomezo/gomezo/pkg/nn"
 )
 
 // ParityFiles are the files a parity directory holds.
@@ -235,4 +236,39 @@ func (c *Checker) Unused() []string {
 		}
 	}
 	return out
+}
+
+// CompareGrads checks the gradient of every parameter of ps against
+// prefix+name at gradAbs + gradRel·|theirs| (absolutely only for names
+// absOnly accepts: gradients that are zero in exact arithmetic), and that
+// the file has no other prefix+… tensor.
+func (c *Checker) CompareGrads(ps *nn.ParamSet, prefix string, gradAbs, gradRel float64, absOnly func(name string) bool) {
+	c.T.Helper()
+	n := 0
+	for _, p := range ps.All() {
+		g, err := p.T.Grad()
+		if err != nil {
+			c.T.Fatal(err)
+		}
+		if g == nil {
+			c.T.Errorf("%s: %s has no gradient", c.Where, p.Name)
+			continue
+		}
+		rel := gradRel
+		if absOnly != nil && absOnly(p.Name) {
+			rel = 0
+		}
+		c.Compare(prefix+p.Name, g, gradAbs, rel)
+		g.Close()
+		n++
+	}
+	var want int
+	for _, name := range c.Exp.Names {
+		if strings.HasPrefix(name, prefix) {
+			want++
+		}
+	}
+	if n != want {
+		c.T.Errorf("%s: compared %d %s tensors, the file has %d", c.Where, n, prefix, want)
+	}
 }

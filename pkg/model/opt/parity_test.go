@@ -86,39 +86,9 @@ func checkLM(t *testing.T, c *paritytest.Checker, dir string, format hf.Format) 
 	if err := loss.Backward(); err != nil {
 		t.Fatal(err)
 	}
-	CompareGrads(t, c, m, "grad.")
+	c.CompareGrads(m.Params, "grad.", gradAbs, gradRel, kProjBias)
 }
 
-// CompareGrads checks the gradient of every parameter against prefix+name,
-// and that the file has no other prefix+… tensor; k_proj biases, whose exact
-// gradient is zero (softmax is shift-invariant per query), absolutely only.
-func CompareGrads(t *testing.T, c *paritytest.Checker, m *Model, prefix string) {
-	t.Helper()
-	n := 0
-	for _, p := range m.Params.All() {
-		g, err := p.T.Grad()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g == nil {
-			t.Errorf("%s: %s has no gradient", c.Where, p.Name)
-			continue
-		}
-		rel := gradRel
-		if strings.HasSuffix(p.Name, "self_attn.k_proj.bias") {
-			rel = 0
-		}
-		c.Compare(prefix+p.Name, g, gradAbs, rel)
-		g.Close()
-		n++
-	}
-	var want int
-	for _, name := range c.Exp.Names {
-		if strings.HasPrefix(name, prefix) {
-			want++
-		}
-	}
-	if n != want {
-		t.Errorf("%s: compared %d %s tensors, the file has %d", c.Where, n, prefix, want)
-	}
-}
+// kProjBias reports the k_proj biases, whose exact gradient is zero
+// (softmax is shift-invariant per query): compared absolutely only.
+func kProjBias(name string) bool { return strings.HasSuffix(name, "self_attn.k_proj.bias") }
