@@ -165,4 +165,3 @@ func TestPrefixOnOPT(t *testing.T) {
 		t.Errorf("the prefix moved the logits by only %g", d)
 	}
 }
-
