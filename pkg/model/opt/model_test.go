@@ -167,3 +167,33 @@ func TestFloat64MatchesHFFloat64(t *testing.T) {
 	c.CompareGrads(m.Params, "grad.", 1e-12, 1e-10, kProjBias)
 	t.Logf("compared %d tensors; the closest used %.0f%% of its tolerance (%s)", c.Compared, 100*c.Worst, c.WorstName)
 }
+
+// TestSaveLoadRoundTrip saves opt-tiny and loads it back bit for bit; a
+// file without our metadata is refused by LoadCheckpoint.
+func TestSaveLoadRoundTrip(t *testing.T) {
+	m := loadTiny(t)
+	defer m.Close()
+	path := filepath.Join(t.TempDir(), "run", "best.safetensors")
+	if err := m.Save(path, map[string]string{"gomezo.step": "7"}); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := tinyStateDict(t)
+	back, err := LoadCheckpoint(path, md.Config, Options{DType: torch.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	pa, pb := m.Params.All(), back.Params.All()
+	if len(pa) != len(pb) {
+		t.Fatalf("%d parameters back, want %d", len(pb), len(pa))
+	}
+	for i := range pa {
+		if eq, err := torch.Equal(pa[i].T, pb[i].T); err != nil || !eq || pa[i].Name != pb[i].Name {
+			t.Fatalf("%s differs after the round trip", pa[i].Name)
+		}
+	}
+	if _, err := LoadCheckpoint(filepath.Join(testenv.SharedPath(t, "fixtures", "opt-tiny"), "model.safetensors"), md.Config, Options{}); err == nil ||
+		!strings.Contains(err.Error(), "gomezo.model") {
+		t.Errorf("an HF file was accepted as a gomezo checkpoint: %v", err)
+	}
+}
