@@ -306,7 +306,10 @@ func (o *CandidateObjective) ClassificationLoss(s *torch.Scope, c *Candidates, f
 		s.Failf("objective: the classification loss needs the examples' labels")
 		return nil
 	}
-	lp := o.LogProbs(s, c, fo)
+	return o.classificationLoss(s, c, o.LogProbs(s, c, fo))
+}
+
+func (o *CandidateObjective) classificationLoss(s *torch.Scope, c *Candidates, lp *CandidateLogProbs) *torch.Tensor {
 	if lp.Mean == nil {
 		return nil
 	}
@@ -373,21 +376,37 @@ func (o *CandidateObjective) Loss(c *Candidates) (float32, error) {
 	return float32(v), err
 }
 
-// Predict scores c in inference mode and returns each example's highest
-// scoring candidate (the first on ties, as numpy's argmax) and the scores
-// [Size].
-func (o *CandidateObjective) Predict(c *Candidates) (pred []int, scores []float32, err error) {
+// Eval runs c once in inference mode and returns each example's
+// predicted candidate (the highest score, the first on ties as numpy's
+// argmax), every row's score, and the classification loss when c has
+// labels (0 otherwise).
+func (o *CandidateObjective) Eval(c *Candidates) (pred []int, scores []float32, loss float32, err error) {
 	s := torch.NewScope(torch.Inference)
 	defer s.Close()
-	sc := o.Scores(s, c, opt.ForwardOptions{})
+	lp := o.LogProbs(s, c, opt.ForwardOptions{})
+	sc := lp.Mean
+	if o.opts.Score == ScoreSum {
+		sc = lp.Sum
+	}
+	var l *torch.Tensor
+	if c.Labels != nil {
+		l = o.classificationLoss(s, c, lp)
+	}
 	if err := s.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if scores, err = s.To(sc, torch.Float32, torch.CPU).Float32s(); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
+	}
+	if l != nil {
+		v, err := l.Item()
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		loss = float32(v)
 	}
 	if err := s.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	for _, g := range c.groups() {
 		best := 0
@@ -398,5 +417,11 @@ func (o *CandidateObjective) Predict(c *Candidates) (pred []int, scores []float3
 		}
 		pred = append(pred, best)
 	}
-	return pred, scores, nil
+	return pred, scores, loss, nil
+}
+
+// Predict is Eval without the loss.
+func (o *CandidateObjective) Predict(c *Candidates) (pred []int, scores []float32, err error) {
+	pred, scores, _, err = o.Eval(c)
+	return pred, scores, err
 }

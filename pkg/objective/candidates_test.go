@@ -144,10 +144,11 @@ func checkCandidates(t *testing.T, c *paritytest.Checker, dir string) {
 	c.CompareValues("option_loss", []float64{float64(ol)}, lossAbs, 0)
 
 	// Evaluation: the highest mean score per example.
-	pred, _, err := ob.Predict(cls)
+	pred, _, evalLoss, err := ob.Eval(cls)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CompareValues("cls_loss", []float64{float64(evalLoss)}, lossAbs, 0)
 	means := c.Want("cand_score_mean")
 	var want []int
 	for e, g := 0, 0; e < len(cls.NumOptions); g, e = g+cls.NumOptions[e], e+1 {
