@@ -64,7 +64,9 @@ func (m *Model) PositionIDs(s *torch.Scope, mask *torch.Tensor) *torch.Tensor {
 // finfo(dtype).min elsewhere. A query that sees no key (a left-pad
 // position) gets min on every key, so it attends uniformly to all L keys,
 // as Hugging Face's float32 forward does after its clamp; such rows never
-// reach a token's output.
+// reach a token's output. The product of the causal and padding masks is
+// formed in dtype (never a [B, L, L] int64), and the causal mask [1, L, L]
+// is made once per length and dtype and kept by the model.
 func (m *Model) MaskBias(s *torch.Scope, mask *torch.Tensor, dtype torch.DType) *torch.Tensor {
 	shape, err := mask.Shape()
 	if err != nil {
@@ -72,18 +74,53 @@ func (m *Model) MaskBias(s *torch.Scope, mask *torch.Tensor, dtype torch.DType) 
 		return nil
 	}
 	B, L := shape[0], shape[1]
-	tri := make([]int64, L*L)
+	dev := deviceOf(s, mask)
+	causal, err := m.causalMask(L, dtype, dev)
+	if err != nil {
+		s.Fail(err)
+		return nil
+	}
+	return s.Block(func(b *torch.Scope) *torch.Tensor {
+		allowed := b.Mul(causal, b.Reshape(b.To(mask, dtype, dev), B, 1, L)) // [B, L, L]
+		bias := b.AttentionMaskBias(b.Reshape(allowed, B*L, L), dtype)
+		return b.Reshape(bias, B, 1, L, L)
+	})
+}
+
+// causalKey identifies a cached causal mask.
+type causalKey struct {
+	L     int64
+	dtype torch.DType
+	dev   torch.Device
+}
+
+// causalMask returns the lower-triangular ones [1, L, L] in dtype on dev,
+// owned by the model (freed by Close).
+func (m *Model) causalMask(L int64, dtype torch.DType, dev torch.Device) (*torch.Tensor, error) {
+	k := causalKey{L, dtype, dev}
+	if t, ok := m.causal[k]; ok {
+		return t, nil
+	}
+	tri := make([]float32, L*L)
 	for i := int64(0); i < L; i++ {
 		for j := int64(0); j <= i; j++ {
 			tri[i*L+j] = 1
 		}
 	}
-	return s.Block(func(b *torch.Scope) *torch.Tensor {
-		causal := b.FromInt64s(tri, []int64{1, L, L}, deviceOf(b, mask))
-		allowed := b.Mul(causal, b.Reshape(mask, B, 1, L)) // [B, L, L]
-		bias := b.AttentionMaskBias(b.Reshape(allowed, B*L, L), dtype)
-		return b.Reshape(bias, B, 1, L, L)
-	})
+	host, err := torch.FromFloat32s(tri, []int64{1, L, L}, torch.CPU)
+	if err != nil {
+		return nil, err
+	}
+	defer host.Close()
+	t, err := host.To(dtype, dev)
+	if err != nil {
+		return nil, err
+	}
+	if m.causal == nil {
+		m.causal = map[causalKey]*torch.Tensor{}
+	}
+	m.causal[k] = t
+	return t, nil
 }
 
 func deviceOf(s *torch.Scope, t *torch.Tensor) torch.Device {

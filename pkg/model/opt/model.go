@@ -14,6 +14,7 @@
 package opt
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -158,6 +159,8 @@ type Model struct {
 	finalLN         *nn.LayerNorm
 	layers          []layer
 	lmW             *torch.Tensor // tokEmb when tied
+	// causal caches MaskBias's causal masks (freed by Close).
+	causal map[causalKey]*torch.Tensor
 }
 
 type spec struct {
@@ -270,12 +273,17 @@ func (m *Model) wire() error {
 	return nil
 }
 
-// Close frees the model's parameters.
+// Close frees the model's parameters and cached masks.
 func (m *Model) Close() error {
 	if m == nil || m.Params == nil {
 		return nil
 	}
-	return m.Params.Close()
+	var errs []error
+	for k, t := range m.causal {
+		errs = append(errs, t.Close())
+		delete(m.causal, k)
+	}
+	return errors.Join(append(errs, m.Params.Close())...)
 }
 
 // New builds a randomly initialised model (no checkpoint): weights
