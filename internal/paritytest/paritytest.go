@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,12 +71,21 @@ func Dirs(t testing.TB, modelType string) []string {
 			t.Logf("MEZO_PARITY_DIRS entry %s has model_type %q, not %q: left to that model's test", d, mt, modelType)
 			continue
 		}
-		out = append(out, d)
+		if !slices.ContainsFunc(out, func(o string) bool { return sameDir(o, d) }) {
+			out = append(out, d)
+		}
 	}
 	if len(out) == 0 {
 		t.Fatalf("no %s parity directory found", modelType)
 	}
 	return out
+}
+
+// sameDir reports whether a and b name the same directory.
+func sameDir(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // LoadExpected reads dir/expected.safetensors.
