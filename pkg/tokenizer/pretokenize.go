@@ -232,3 +232,7 @@ func invalidPrefixLen(s string) int {
 	}
 	return k
 }
+
+// IsPythonSpace is Python's str.isspace for one character, what str.strip()
+// strips: for code that mirrors the reference's string handling.
+func IsPythonSpace(r rune) bool { return pyIsSpace(r) }
