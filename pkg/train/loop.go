@@ -131,12 +131,14 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 		// Linear probing comes first, with its own pass over the training
 		// set (the reference's Trainer.train calls LinearHeadTrainer.train
 		// before building its DataLoader). A resumed run probes again from
-		// the same initial model and draws; the checkpoint then restores
-		// the trained tensors and every stream.
+		// the same initial model and draws (the head it writes may be
+		// frozen, so outside the checkpoint), and the checkpoint then
+		// restores the trained tensors and every stream; the hook saw the
+		// probe before the interruption.
 		if out.Probe, err = s.LinearProbe(global, demos, teacher); err != nil {
 			return nil, err
 		}
-		if h.Probe != nil {
+		if h.Probe != nil && lo.Resume == nil {
 			h.Probe(out.Probe, s)
 		}
 		if r.Method.Kind == recipe.LP {
