@@ -27,9 +27,7 @@ func isTerminal(w io.Writer) bool {
 // Evaluation lines are printed above the bar.
 func progressHooks(w io.Writer, r *recipe.Recipe) (train.Hooks, func()) {
 	max := int64(r.Optim.MaxSteps)
-	if r.Method.Kind == recipe.LP {
-		max = 0 // no training steps: the probe, then the evaluations
-	} else if max <= 0 {
+	if max <= 0 || r.Method.Kind == recipe.LP { // lp: no steps, the probe then the evaluations
 		max = -1 // unknown: a spinner
 	}
 	bar := progressbar.NewOptions64(max,
