@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -67,6 +69,16 @@ func TestDryRunTrainableSets(t *testing.T) {
 		{"ft-lora", "ft", []string{"peft.kind=lora"}, append(slices.Clone(lora), lmHead...)},
 		{"mezo-prefix", "mezo", []string{"peft.kind=prefix"}, prefix},
 		{"ft-prefix-reparam", "ft", []string{"peft.kind=prefix", "peft.prefix_reparam=true", "peft.prefix_init_by_real_act=false"}, reparam},
+		// Linear probing changes only the head it writes: the label words'
+		// decoder rows and biases, or in finetune mode the bare classifier
+		// of the prompt model class.
+		{"lp", "lp", nil, []string{"lm_head.bias", "lm_head.decoder.weight"}},
+		{"lp-finetune", "lp", []string{"task.few_shot_type=finetune"}, cls},
+		// LP-MeZO trains full MeZO's set from the probed head; in finetune
+		// mode the unused LM head is frozen instead of the classifier.
+		{"lp-mezo", "mezo", []string{"method.from_linearhead=true"}, append(backbone(), lmHead...)},
+		{"lp-mezo-finetune", "mezo", []string{"method.from_linearhead=true", "task.few_shot_type=finetune"}, append(backbone(), cls...)},
+		{"lp-mezo-lora", "mezo", []string{"method.from_linearhead=true", "peft.kind=lora"}, append(slices.Clone(lora), lmHead...)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,19 +90,85 @@ func TestDryRunTrainableSets(t *testing.T) {
 	}
 }
 
-// TestLinearProbingRefusedByName: linear probing is fitted by pkg/probe but
-// not yet written into the head by mezo run, so method.kind lp and
-// method.from_linearhead are refused naming the field, never ignored.
-func TestLinearProbingRefusedByName(t *testing.T) {
+// backbone lists the fixture model's backbone tensors (2 layers) in
+// named_parameters() order.
+func backbone() []string {
+	out := []string{"roberta.embeddings.word_embeddings.weight", "roberta.embeddings.position_embeddings.weight",
+		"roberta.embeddings.token_type_embeddings.weight", "roberta.embeddings.LayerNorm.weight", "roberta.embeddings.LayerNorm.bias"}
+	for _, l := range []string{"0", "1"} {
+		for _, m := range []string{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+			"attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"} {
+			out = append(out, "roberta.encoder.layer."+l+"."+m+".weight", "roberta.encoder.layer."+l+"."+m+".bias")
+		}
+	}
+	return out
+}
+
+// TestDryRunDescribesProbe: --dry-run says what linear probing fits and
+// where it writes, for lp and LP-MeZO, in prompt and finetune mode.
+func TestDryRunDescribesProbe(t *testing.T) {
 	f := newRunFixture(t)
-	for _, c := range []struct{ kind, set, field string }{
-		{"lp", "method.lp_early_stopping=false", "method.kind"},
-		{"mezo", "method.from_linearhead=true", "method.from_linearhead"},
+	for _, c := range []struct {
+		kind string
+		sets []string
+		want []string
+	}{
+		{"lp", nil, []string{"probe      logistic regression (5-fold CV over 10 Cs, max_iter 5000, tol 0.0001) on the 32 training examples, written into rows [6587 372] of lm_head.decoder.weight and lm_head.bias"}},
+		{"lp", []string{"method.lp_early_stopping=true", "task.few_shot_type=finetune"}, []string{"max_iter 1000, tol 0.01", "written into classifier.weight and classifier.bias (a bare Linear on <s>)", "bare linear classifier (the prompt model's, for linear probing) head"}},
+		{"mezo", []string{"method.from_linearhead=true"}, []string{"lm_head.bias (the label words'), from the LM head's decoder input at <mask>, then mezo from there"}},
 	} {
 		rp := f.recipe(t, t.TempDir(), "lp.yaml", c.kind, "")
-		out, err := mezoRun(t, "run", rp, "--dry-run", "--set", c.set)
-		if err == nil || !strings.Contains(err.Error(), c.field) {
-			t.Errorf("%s with %s: %v\n%s", c.kind, c.set, err, out)
+		args := []string{"run", rp, "--dry-run"}
+		for _, s := range c.sets {
+			args = append(args, "--set", s)
 		}
+		out, err := mezoRun(t, args...)
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", c.kind, c.sets, err, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s %v: dry run lacks %q:\n%s", c.kind, c.sets, w, out)
+			}
+		}
+	}
+	// A regression task cannot be probed (the reference fits least squares).
+	rp := f.recipe(t, t.TempDir(), "lp.yaml", "lp", "")
+	out, err := mezoRun(t, "run", rp, "--dry-run", "--set", "task.name=STS-B")
+	if err == nil || !strings.Contains(err.Error(), "method.kind: linear probing of STS-B") {
+		t.Errorf("lp on STS-B: %v\n%s", err, out)
+	}
+}
+
+// TestRunLinearProbe: `mezo run` of an lp recipe probes, evaluates and
+// writes its run directory: the probe in metrics.jsonl before the final
+// evaluations and in result.json, no training steps, and a best model that
+// `mezo eval` scores as the run did (the written head is saved).
+func TestRunLinearProbe(t *testing.T) {
+	f := newRunFixture(t)
+	dir := t.TempDir()
+	rp := f.recipe(t, dir, "lp.yaml", "lp", "")
+	out, err := mezoRun(t, "run", rp)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "linear probe: C ") || !strings.Contains(out, "  probe: C ") {
+		t.Errorf("mezo run printed no probe:\n%s", out)
+	}
+	run := filepath.Join(dir, "out")
+	res := readResult(t, run, "probe", "dev", "test", "trained_parameters")
+	if res.Method != "lp" || res.GlobalStep != 0 || res.Forwards != 0 || res.BestStep != nil || res.Dev == nil {
+		t.Fatalf("result.json: %+v", res)
+	}
+	lines := readMetrics(t, run)
+	if len(lines) != 3 || lines[0]["kind"] != "probe" || lines[1]["kind"] != "eval" || lines[2]["kind"] != "eval" {
+		t.Fatalf("metrics.jsonl: %v", lines)
+	}
+	if acc, _ := lines[0]["train_accuracy"].(json.Number).Float64(); acc <= 0.5 {
+		t.Errorf("probe training accuracy %v", acc)
+	}
+	ev := runEval(t, run, "dev")
+	if ev.Correct != res.Dev.Correct || float32(ev.Loss) != float32(res.Dev.Loss) {
+		t.Errorf("mezo eval of the probed model: %d correct, loss %v; the run: %d, %v", ev.Correct, ev.Loss, res.Dev.Correct, res.Dev.Loss)
 	}
 }

@@ -27,7 +27,7 @@ func isTerminal(w io.Writer) bool {
 // Evaluation lines are printed above the bar.
 func progressHooks(w io.Writer, r *recipe.Recipe) (train.Hooks, func()) {
 	max := int64(r.Optim.MaxSteps)
-	if max <= 0 {
+	if max <= 0 || r.Method.Kind == recipe.LP { // lp: no steps, the probe then the evaluations
 		max = -1 // unknown: a spinner
 	}
 	bar := progressbar.NewOptions64(max,
@@ -49,6 +49,10 @@ func progressHooks(w io.Writer, r *recipe.Recipe) (train.Hooks, func()) {
 			}
 			bar.Describe(fmt.Sprintf("%s fwd %d %s %s", r.Method.Kind, s.Forwards, loss, dev))
 			bar.Set(s.Step)
+		},
+		Probe: func(p *train.ProbeRecord, _ *train.Session) {
+			bar.Clear()
+			fmt.Fprintf(w, "\rlinear probe: C %g, training accuracy %.4f on %d examples, written into the head\n", p.Fit.C, p.TrainAccuracy, len(p.Labels))
 		},
 		Eval: func(ev *train.EvalRecord, _ *train.Session) {
 			dev = fmt.Sprintf("%s %s %.4f", ev.Split, ev.ObjectiveName, ev.Objective)

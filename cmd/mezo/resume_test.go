@@ -253,6 +253,36 @@ func TestResumeAfterTerm(t *testing.T) {
 	sameRun(t, full, cut)
 }
 
+// TestResumeLPMeZOAfterTerm: an LP-MeZO run (method.from_linearhead)
+// stopped with SIGTERM resumes into exactly the uninterrupted run: the
+// resumed run probes again from the initial model, then the checkpoint
+// restores the trained tensors and the random streams; its metrics.jsonl
+// holds the probe once.
+func TestResumeLPMeZOAfterTerm(t *testing.T) {
+	dir := t.TempDir()
+	rec := resumeRecipe(t, dir, "mezo")
+	full, cut := filepath.Join(dir, "full"), filepath.Join(dir, "cut")
+	flh := []string{"--set", "method.from_linearhead=true"}
+	childRun(t, append([]string{"--threads", "1", "run", rec, "--quiet", "--set", "output.dir=" + full}, flh...)...)
+	cmd := child(t, append([]string{"--threads", "1", "run", rec, "--quiet", "--set", "output.dir=" + cut}, flh...)...)
+	waitLines(t, cut, 8)
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	out := cmd.Stdout.(*bytes.Buffer).String()
+	if err == nil || !strings.Contains(out, "checkpoint saved") {
+		t.Fatalf("SIGTERM: exit %v, output:\n%s", err, out)
+	}
+	childRun(t, append([]string{"--threads", "1", "run", rec, "--resume", "--quiet", "--set", "output.dir=" + cut}, flh...)...)
+	sameRun(t, full, cut)
+	raw, err := os.ReadFile(filepath.Join(cut, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(raw), `"kind":"probe"`); n != 1 {
+		t.Errorf("metrics.jsonl holds %d probe lines, want 1", n)
+	}
+}
+
 // TestResumeRefusals: a changed learning rate or task is refused naming the
 // field, and a corrupted checkpoint is refused with nothing in the run
 // directory changed.

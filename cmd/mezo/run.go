@@ -94,6 +94,9 @@ func init() {
 				return err
 			}
 			fmt.Fprintf(w, "run %s: %s on %s, %d steps (%s), %d forward passes\n", res.Name, res.Method, res.Task, res.GlobalStep, orDash(res.StoppedBy), res.Forwards)
+			if p := res.Probe; p != nil {
+				fmt.Fprintf(w, "  probe: C %v, training accuracy %.4f (%v examples)\n", p["C"], p["train_accuracy"], p["examples"])
+			}
 			for _, sp := range []struct {
 				name string
 				m    map[string]any

@@ -25,10 +25,11 @@ func rssBytes(t *testing.T) int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// TestNoLeaks: 200 forward passes and 200 perturbation passes grow resident
-// memory by less than 5% of the model's size. Freed heap memory is handed
-// back to the OS (malloc_trim) before each reading, so the readings measure
-// live memory, not glibc's caches.
+// TestNoLeaks: 200 forward passes, 200 perturbation passes and 200 linear
+// probing feature passes and head writes grow resident memory by less than
+// 5% of the model's size. Freed heap memory is handed back to the OS
+// (malloc_trim) before each reading, so the readings measure live memory,
+// not glibc's caches.
 func TestNoLeaks(t *testing.T) {
 	cfg := &hf.Config{ModelType: "roberta", VocabSize: 15000, HiddenSize: 256, NumHiddenLayers: 2,
 		NumAttentionHeads: 4, IntermediateSize: 1024, MaxPositionEmbeddings: 130, TypeVocabSize: 1,
@@ -75,6 +76,18 @@ func TestNoLeaks(t *testing.T) {
 		if err := pl.Perturb(uint64(i), 1, 1e-3); err != nil {
 			t.Fatal(err)
 		}
+		// Linear probing's feature pass and head write.
+		feat, d, err := ob.Features(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		W := [][]float64{make([]float64, d), make([]float64, d)}
+		for j := 0; j < d; j++ {
+			W[0][j], W[1][j] = float64(feat[j]), -float64(feat[j])
+		}
+		if err := ob.WriteHead(W, []float64{0.5, -0.5}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := 0; i < 20; i++ { // warm up allocator caches and scratch buffers
 		step(i)
@@ -93,7 +106,7 @@ func TestNoLeaks(t *testing.T) {
 	}
 	after := rssBytes(t)
 	growth := after - before
-	t.Logf("model %.1f MB; RSS %.1f → %.1f MB after 200 forward and 200 perturbation passes (growth %.2f%% of the model)",
+	t.Logf("model %.1f MB; RSS %.1f → %.1f MB after 200 forward, perturbation and probe passes (growth %.2f%% of the model)",
 		float64(size)/1e6, float64(before)/1e6, float64(after)/1e6, 100*float64(growth)/float64(size))
 	if float64(growth) > 0.05*float64(size) {
 		t.Fatalf("resident memory grew by %d bytes, over 5%% of the model's %d bytes", growth, size)

@@ -268,3 +268,54 @@ func (o *Objective) Eval(b *batch.Batch) (logits []float32, loss float32, err er
 	}
 	return logits, loss, s.Err()
 }
+
+// Features runs b in inference mode (dropout off) and returns the input of
+// the layer that makes the logits, one row of d values per example
+// (row-major [B·d]), as the reference's linear probing captures it with a
+// forward hook: for Prompt the LM head's decoder input at <mask>,
+// LayerNorm(GELU(dense(h_mask))); for Classifier the bare classifier's
+// input, <s>'s last hidden state. Other kinds have no such features. The
+// pass's tensors are freed before it returns.
+func (o *Objective) Features(b *batch.Batch) (feat []float32, d int, err error) {
+	if o.opts.Kind != Prompt && o.opts.Kind != Classifier {
+		return nil, 0, fmt.Errorf("objective: %s has no linear-probing features (prompt or classifier only)", o.opts.Kind)
+	}
+	s := torch.NewScope(torch.Inference)
+	defer s.Close()
+	dv := ToDevice(s, b, o.dev)
+	enc := o.model.Encode(s, roberta.Inputs{InputIDs: dv.InputIDs, AttentionMask: dv.AttentionMask}, roberta.ForwardOptions{})
+	var x *torch.Tensor
+	if o.opts.Kind == Prompt {
+		if dv.MaskPos == nil && s.Err() == nil {
+			return nil, 0, errors.New("objective: prompt features need a <mask> position in every row")
+		}
+		x = o.model.PromptFeatures(s, enc.Last, dv.MaskPos)
+	} else {
+		x = o.model.ClassifierFeatures(s, enc.Last)
+	}
+	x = s.To(x, torch.Float32, torch.CPU)
+	if err := s.Err(); err != nil {
+		return nil, 0, err
+	}
+	if feat, err = x.Float32s(); err != nil {
+		return nil, 0, err
+	}
+	return feat, o.model.Config.Hidden, nil
+}
+
+// WriteHead writes a linear head, W [C][d] and b [C] with C = Classes(),
+// into the layer Features feeds: the label words' decoder rows and biases
+// (Prompt) or the whole bare classifier (Classifier); see
+// roberta.Model.WriteLinearHead.
+func (o *Objective) WriteHead(W [][]float64, b []float64) error {
+	if len(W) != o.Classes() {
+		return fmt.Errorf("objective: linear head with %d rows for %d classes", len(W), o.Classes())
+	}
+	switch o.opts.Kind {
+	case Prompt:
+		return o.model.WriteLinearHead(o.opts.LabelWords, W, b)
+	case Classifier:
+		return o.model.WriteLinearHead(nil, W, b)
+	}
+	return fmt.Errorf("objective: %s has no linear head to write (prompt or classifier only)", o.opts.Kind)
+}

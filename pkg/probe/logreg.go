@@ -39,7 +39,8 @@ type Options struct {
 // EarlyStopping is the reference's --lp_early_stopping setting.
 var EarlyStopping = Options{MaxIter: 1000, Tol: 1e-2}
 
-func (o Options) withDefaults() Options {
+// WithDefaults fills the zero fields with the reference's values.
+func (o Options) WithDefaults() Options {
 	if o.MaxIter == 0 {
 		o.MaxIter = 5000
 	}
@@ -266,7 +267,7 @@ func reported(w []float64, K, d int) []float64 {
 // (every class present) as LogisticRegressionCV(multi_class="multinomial",
 // fit_intercept=True) does; the rows' order fixes the folds.
 func FitCV(X [][]float64, y []int, o Options) (*Fit, error) {
-	o = o.withDefaults()
+	o = o.WithDefaults()
 	n := len(X)
 	if n == 0 || len(y) != n {
 		return nil, fmt.Errorf("probe: %d feature rows and %d labels", n, len(y))
@@ -393,4 +394,36 @@ func (f *Fit) Predict(X [][]float64) []int {
 		m.SetRow(i, x)
 	}
 	return predict(m, w, f.Classes, d)
+}
+
+// HeadRows are the fit as the K rows of a linear head, as the reference's
+// LinearHeadTrainer turns coef_ and intercept_ into the label-word rows
+// (MEZO_SPEC §6): for two classes sklearn's single row w becomes
+// (−w/2, +w/2) and its intercept (−b/2, +b/2); otherwise the K rows as
+// they are. Halving is exact in binary floating point, so rounding these
+// to float32 equals halving sklearn's rounded values, the reference's
+// order. The slices are new.
+func (f *Fit) HeadRows() (W [][]float64, b []float64) {
+	if f.Classes == 2 && len(f.Coef) == 1 {
+		neg, pos := slices.Clone(f.Coef[0]), slices.Clone(f.Coef[0])
+		for j := range neg {
+			neg[j], pos[j] = -neg[j]/2, pos[j]/2
+		}
+		return [][]float64{neg, pos}, []float64{-f.Intercept[0] / 2, f.Intercept[0] / 2}
+	}
+	for _, row := range f.Coef {
+		W = append(W, slices.Clone(row))
+	}
+	return W, slices.Clone(f.Intercept)
+}
+
+// Accuracy is the fraction of rows of X whose prediction is y's label.
+func (f *Fit) Accuracy(X [][]float64, y []int) float64 {
+	hit := 0
+	for i, c := range f.Predict(X) {
+		if c == y[i] {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(y))
 }

@@ -190,6 +190,8 @@ var runPyDefaults = map[string]any{
 	"max_steps": -1.0, "num_train_epochs": 3.0, "lr_scheduler_type": "linear",
 	"warmup_steps": 0.0, "warmup_ratio": 0.0, "logging_steps": 500.0, "eval_steps": nil,
 	"seed": 42.0, "gradient_accumulation_steps": 1.0, "dataloader_drop_last": false,
+	// linear probing
+	"trainer": "standard", "from_linearhead": false, "lp_early_stopping": false,
 }
 
 // unsupportedArgs are reference arguments a recipe cannot express yet, with
@@ -212,8 +214,7 @@ var unsupportedArgs = []struct {
 	{"use_zo_grad_est", false, "ZO norm estimates"},
 	{"change_grad_estimate", false, "expectation-modified SPSA"},
 	{"recompute_norms", false, "ZO norm recomputation"},
-	{"from_linearhead", false, "LP-MeZO"},
-	{"trainer", "standard", "the linear-probing trainer"},
+	{"prob_as_feature", false, "linear probing on probabilities"},
 	{"head_tuning", false, "head tuning"},
 	{"random_model_init", false, "random re-initialisation"},
 	{"optimizer_variant", "", "sign-SGD"},

@@ -13,7 +13,8 @@
 //	reference           true: every bit-level reference behaviour (see Quirks)
 //	model               path, init_state, head, dtype, train_dropout
 //	task                name, data_dir, few_shot_type, template, mapping, lengths, demos, num_k
-//	method              kind (mezo|ft|zero-shot), eps, seed_stream, efficient, trainer_optim, n-SPSA, loss
+//	method              kind (mezo|ft|zero-shot|lp), eps, seed_stream, efficient, trainer_optim, n-SPSA, loss,
+//	                    from_linearhead, lp_early_stopping
 //	optim               name (sgd|adamw), lr, weight decay, Adam betas and epsilon, schedule,
 //	                    warm-up, max_grad_norm, batch_size, accumulation, budgets, seed
 //	eval                steps, batch_size, during_training, do_eval, do_predict, logging_steps, objective

@@ -64,7 +64,7 @@ func TestPaperRecipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{}
-	for _, m := range []string{"mezo", "ft", "zero-shot", "mezo-lora", "mezo-prefix", "ft-lora", "ft-prefix"} {
+	for _, m := range []string{"mezo", "ft", "zero-shot", "mezo-lora", "mezo-prefix", "ft-lora", "ft-prefix", "lp", "lp-mezo"} {
 		for _, task := range []string{"SST-2", "sst-5", "SNLI", "MNLI", "RTE", "trec"} {
 			for _, k := range []int{16, 512} {
 				want[fmt.Sprintf("%s-%s-k%d.yaml", m, task, k)] = true
@@ -87,6 +87,9 @@ func TestPaperRecipes(t *testing.T) {
 		if r.PEFT.Kind != PEFTNone {
 			method += "-" + string(r.PEFT.Kind)
 		}
+		if r.Method.FromLinearHead {
+			method = "lp-" + method
+		}
 		if got := fmt.Sprintf("%s-%s-k%d.yaml", method, r.Task.Name, r.Task.NumK); got != name {
 			t.Errorf("%s holds %s", name, got)
 		}
@@ -98,6 +101,13 @@ func TestPaperRecipes(t *testing.T) {
 		switch {
 		case r.PEFT.Kind != PEFTNone:
 			checkPEFTRecipe(t, name, r)
+		case r.Method.Kind == LP:
+			// finetune.sh with TRAINER=linearhead: its batch orders the
+			// feature rows; the reference requires no evaluation during
+			// training (MEZO_SPEC §6).
+			if o.BatchSize != 8 || r.Method.LPEarlyStopping || r.Eval.DuringTraining {
+				t.Errorf("%s: not §6's linear probing: %+v %+v %+v", name, r.Method, o, r.Eval)
+			}
 		case r.Method.Kind == MeZO:
 			if o.BatchSize != 64 || o.LR != 1e-6 || r.Method.Eps != 1e-3 || o.WeightDecay != 0 || o.MaxSteps != 100000 ||
 				r.Eval.Steps != 10000 || o.Name != SGD || o.Schedule != ScheduleConstant || r.Method.TrainerOptim ||

@@ -72,9 +72,14 @@ func FromReferenceArgs(path string) (*Recipe, error) {
 
 	runDir := filepath.Dir(path)
 	kind := FT
-	if !a.bool("do_train") || a.bool("no_train") {
+	switch trainer := a.str("trainer"); {
+	case !a.bool("do_train") || a.bool("no_train"):
 		kind = ZeroShot
-	} else if a.bool("zero_order_optim") {
+	case trainer == "linearhead":
+		kind = LP
+	case trainer != "standard":
+		a.fail("trainer", "%s: only the standard and linearhead trainers are expressible in a recipe", trainer)
+	case a.bool("zero_order_optim"):
 		kind = MeZO
 	}
 	r := Default(kind)
@@ -145,6 +150,19 @@ func FromReferenceArgs(path string) (*Recipe, error) {
 	if a.bool("optimize_acc") {
 		m.Loss = LossNegAcc
 	}
+	// --from_linearhead probes before training only when Trainer.train gets
+	// model_path None, i.e. when model_name_or_path is not a directory in
+	// the reference's working directory (a Hub id or a weights file): with
+	// a local model directory it is a silent no-op. With the linear-probing
+	// trainer it only picks the model class, which a finetune-mode lp recipe
+	// does by itself.
+	if a.bool("from_linearhead") && kind != LP {
+		mp := a.str("model_name_or_path")
+		inCwd, _ := top["model_dir_name_in_cwd"].(string)
+		local := mp != "" && (filepath.Clean(mp) == filepath.Clean(inCwd) || isDir(findDir(mp, runDir, filepath.Dir(runDir))))
+		m.FromLinearHead = !local
+	}
+	m.LPEarlyStopping = a.bool("lp_early_stopping") && (kind == LP || m.FromLinearHead)
 
 	o := &r.Optim
 	switch name := a.str("optimizer"); name {
@@ -196,6 +214,12 @@ func FromReferenceArgs(path string) (*Recipe, error) {
 		return nil, fmt.Errorf("recipe: %s: the reference run's recipe does not validate: %w", path, err)
 	}
 	return &r, nil
+}
+
+// isDir reports whether p is a directory.
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 // findDir returns the first of base/rel that is a directory, or rel.

@@ -214,11 +214,38 @@ func TestFromReferenceArgsSetA(t *testing.T) {
 	}
 }
 
+// TestFromReferenceArgsLinearProbing: the linear-probing runs of
+// mezo-reference-peft become lp recipes, and --from_linearhead becomes
+// method.from_linearhead only where the reference probed (its README's
+// quirk 1: with a local model directory the flag is a no-op).
+func TestFromReferenceArgsLinearProbing(t *testing.T) {
+	for _, c := range []struct {
+		run        string
+		kind       Kind
+		flh, early bool
+		head       Head
+	}{
+		{"lp", LP, false, false, HeadPrompt},
+		{"lp-early", LP, false, true, HeadPrompt},
+		{"lp-finetune-flh", LP, false, false, HeadClassification},
+		{"lp-mezo", MeZO, true, false, HeadPrompt},
+		{"lp-mezo-localdir", MeZO, false, false, HeadPrompt},
+	} {
+		r, err := FromReferenceArgs(testenv.SharedPath(t, "fixtures", "mezo-reference-peft", c.run, "args.json"))
+		if err != nil {
+			t.Errorf("%s: %v", c.run, err)
+			continue
+		}
+		if r.Method.Kind != c.kind || r.Method.FromLinearHead != c.flh || r.Method.LPEarlyStopping != c.early || r.Model.Head != c.head {
+			t.Errorf("%s: kind %s, from_linearhead %v, lp_early_stopping %v, head %s; want %s, %v, %v, %s", c.run, r.Method.Kind,
+				r.Method.FromLinearHead, r.Method.LPEarlyStopping, r.Model.Head, c.kind, c.flh, c.early, c.head)
+		}
+	}
+}
+
 func TestFromReferenceArgsRejectsWhatRecipesCannotSay(t *testing.T) {
 	for run, want := range map[string]string{
 		"lora-mezo": "apply_lora: true: LoRA is not expressible in a recipe yet",
-		"lp":        "trainer: linearhead: the linear-probing trainer is not expressible in a recipe yet",
-		"lp-mezo":   "from_linearhead: true: LP-MeZO is not expressible in a recipe yet",
 	} {
 		_, err := FromReferenceArgs(testenv.SharedPath(t, "fixtures", "mezo-reference-peft", run, "args.json"))
 		if err == nil || !strings.Contains(err.Error(), want) {

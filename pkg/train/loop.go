@@ -24,6 +24,8 @@ type Hooks struct {
 	// the step counter moves, carrying ℓ+ of the next update; FT: after).
 	Log  func(LogRecord)
 	Eval func(*EvalRecord, *Session)
+	// Probe sees the linear probe once it is written into the head.
+	Probe func(*ProbeRecord, *Session)
 }
 
 // LogRecord is a training log entry.
@@ -45,7 +47,8 @@ type Outcome struct {
 	StoppedBy  string // max_steps, max_zo_forward_steps or "" (no training)
 	BestStep   int    // -1 when no dev evaluation ran during training
 	Best       *EvalRecord
-	Dev, Test  *EvalRecord // the final evaluations (nil when not asked for)
+	Dev, Test  *EvalRecord  // the final evaluations (nil when not asked for)
+	Probe      *ProbeRecord // the linear probe (method.kind lp, method.from_linearhead), else nil
 	StepTimes  []float64
 }
 
@@ -130,6 +133,29 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 	defer global.Close()
 	s.global = global
 	defer func() { s.global = nil }()
+	stream := nprand.New(uint32(o.Seed))
+	demos := stream // reference-data: the features' draws share the stream
+	if r.Method.SeedStream == recipe.SeedSimple {
+		demos = nprand.New(uint32(o.Seed) ^ 0x5eed)
+	}
+	if probes(r) {
+		// Linear probing comes first, with its own pass over the training
+		// set (the reference's Trainer.train calls LinearHeadTrainer.train
+		// before building its DataLoader). A resumed run probes again from
+		// the same initial model and draws (the head it writes may be
+		// frozen, so outside the checkpoint), and the checkpoint then
+		// restores the trained tensors and every stream; the hook saw the
+		// probe before the interruption.
+		if out.Probe, err = s.LinearProbe(global, demos, teacher); err != nil {
+			return nil, err
+		}
+		if h.Probe != nil && lo.Resume == nil {
+			h.Probe(out.Probe, s)
+		}
+		if r.Method.Kind == recipe.LP {
+			return out, s.finalEvals(out, h)
+		}
+	}
 	samplerSeed, err := global.Random64()
 	if err != nil {
 		return nil, err
@@ -139,11 +165,6 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 		return nil, err
 	}
 	defer sampler.Close()
-	stream := nprand.New(uint32(o.Seed))
-	demos := stream // reference-data: the features' draws share the stream
-	if r.Method.SeedStream == recipe.SeedSimple {
-		demos = nprand.New(uint32(o.Seed) ^ 0x5eed)
-	}
 
 	m, err := NewMethod(s, global, maxSteps, teacher)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gomezo/gomezo/pkg/model/roberta"
 	"github.com/gomezo/gomezo/pkg/objective"
 	"github.com/gomezo/gomezo/pkg/optim"
+	"github.com/gomezo/gomezo/pkg/probe"
 	"github.com/gomezo/gomezo/pkg/zo"
 )
 
@@ -71,6 +72,9 @@ type Teacher struct {
 	// from them as from measured losses.
 	// measured are the losses the forwards gave.
 	SampleLosses func(k, j int, measuredPlus, measuredMinus float32) (plus, minus float32, ok bool)
+	// Probe replaces the linear probe the run fitted (own) before it is
+	// written into the head.
+	Probe func(own *probe.Fit) (*probe.Fit, bool)
 }
 
 // MeZO is the efficient MeZO step (zo.Step) with a constant learning rate.

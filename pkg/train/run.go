@@ -18,6 +18,7 @@ import (
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/pkg/atomicfile"
 	"github.com/gomezo/gomezo/pkg/envinfo"
+	"github.com/gomezo/gomezo/pkg/model/roberta"
 	"github.com/gomezo/gomezo/pkg/recipe"
 )
 
@@ -53,10 +54,12 @@ type RunOptions struct {
 
 // Result is result.json.
 type Result struct {
-	Name       string         `json:"name"`
-	Method     string         `json:"method"`
-	Task       string         `json:"task"`
-	BestStep   *int           `json:"best_step"`
+	Name     string `json:"name"`
+	Method   string `json:"method"`
+	Task     string `json:"task"`
+	BestStep *int   `json:"best_step"`
+	// Probe is the linear probe (method.kind lp, method.from_linearhead).
+	Probe      map[string]any `json:"probe,omitempty"`
 	Dev        map[string]any `json:"dev,omitempty"`
 	Test       map[string]any `json:"test,omitempty"`
 	StoppedBy  string         `json:"stopped_by,omitempty"`
@@ -168,6 +171,15 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 				o.Hooks.Log(l)
 			}
 		},
+		Probe: func(p *ProbeRecord, s *Session) {
+			ml.probe(p)
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "linear probe: C %g, training accuracy %.4f on %d examples, written into the head\n", p.Fit.C, p.TrainAccuracy, len(p.Labels))
+			}
+			if o.Hooks.Probe != nil {
+				o.Hooks.Probe(p, s)
+			}
+		},
 		Eval: func(ev *EvalRecord, s *Session) {
 			ml.eval(ev)
 			if o.Log != nil {
@@ -223,6 +235,7 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		res.TrainedParameters = s.Names
 	}
 	res.Dev, res.Test = evalSummary(out.Dev), evalSummary(out.Test)
+	res.Probe = probeSummary(out.Probe)
 	if err := yaml.Unmarshal(y, &res.Recipe); err != nil {
 		return nil, err
 	}
@@ -323,6 +336,14 @@ func trainedSet(s *Session) string {
 	if len(s.Names) == s.Model.Params.Len() {
 		return "every parameter"
 	}
+	switch {
+	case s.Recipe.Method.Kind == recipe.LP:
+		return "the head the probe writes"
+	case s.Recipe.PEFT.Kind != recipe.PEFTNone && s.Recipe.PEFT.Kind != "":
+		return string(s.Recipe.PEFT.Kind) + "'s set"
+	case s.Recipe.Model.Head == recipe.HeadClassification && s.Model.Opts.Head == roberta.Prompt:
+		return "all but the unused pooler and LM head"
+	}
 	return "all but the unused pooler and classifier"
 }
 
@@ -369,6 +390,15 @@ func (m *metricsLog) train(kind recipe.Kind, l LogRecord) {
 		v["loss"], v["grad_norm"] = l.Loss, l.GradNorm
 	}
 	m.line(v)
+}
+
+func (m *metricsLog) probe(p *ProbeRecord) {
+	v := probeSummary(p)
+	v["kind"] = "probe"
+	m.line(v)
+	if m.err == nil {
+		m.err = m.flush()
+	}
 }
 
 func (m *metricsLog) eval(ev *EvalRecord) {

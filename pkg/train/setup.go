@@ -84,6 +84,13 @@ func NewSession(r *recipe.Recipe) (*Session, error) {
 	if s.Metric, err = metrics.LookupTask(strings.ToLower(s.Task.Name)); err != nil {
 		return nil, fmt.Errorf("task.name: %w", err)
 	}
+	if probes(r) && s.Metric.Regression {
+		field := "method.kind"
+		if r.Method.FromLinearHead {
+			field = "method.from_linearhead"
+		}
+		return nil, fmt.Errorf("%s: linear probing of %s, a regression task, is not supported (the reference fits a least-squares head there)", field, s.Task.Name)
+	}
 	modelDir, err := hf.ResolveModel(r.Model.Path)
 	if err != nil {
 		return nil, fmt.Errorf("model.path: %w", err)
@@ -121,19 +128,9 @@ func NewSession(r *recipe.Recipe) (*Session, error) {
 // once, rather than ignoring them.
 func unsupported(r *recipe.Recipe) error {
 	var errs []error
-	no := func(field, why string) {
-		errs = append(errs, fmt.Errorf("%s: %s is not supported by mezo run yet", field, why))
-	}
 	m := r.Method
 	if m.NormRunningUpdate {
 		errs = append(errs, errNormRunningUpdate)
-	}
-	// pkg/probe fits the probe; writing it into the head is not wired yet.
-	if m.Kind == recipe.LP {
-		no("method.kind", "linear probing (lp)")
-	}
-	if m.FromLinearHead {
-		no("method.from_linearhead", "LP-then-train")
 	}
 	return errors.Join(errs...)
 }
@@ -189,7 +186,13 @@ func (s *Session) loadModel(modelDir string) error {
 	opts := roberta.Options{Head: roberta.Prompt, NumLabels: s.Task.NumLabels(), Device: s.Device,
 		InitSeed: uint64(r.Optim.Seed), ReferenceInit: true}
 	kind := objective.Prompt
-	if r.Model.Head == recipe.HeadClassification {
+	if r.Model.Head == recipe.HeadClassification && probes(r) {
+		// Linear probing in finetune mode: the reference's prompt model
+		// class with no label words, whose logits are a bare Linear on <s>
+		// (run.py with --from_linearhead; MEZO_SPEC §3.2), the layer the
+		// probe is written into.
+		kind = objective.Classifier
+	} else if r.Model.Head == recipe.HeadClassification {
 		opts.Head, kind = roberta.SeqCls, objective.Classifier
 	} else if s.Metric.Regression {
 		kind = objective.Regression
@@ -224,9 +227,24 @@ func (s *Session) loadModel(modelDir string) error {
 		return err
 	}
 	if opts.Head == roberta.Prompt && !r.Quirks().TrainUnusedHeads {
-		// The prompt loss never reads the pooler or the classifier: the
+		// The prompt loss never reads the pooler or the classifier (the
+		// bare classifier's never reads the pooler or the LM head): the
 		// reference perturbs and decays them anyway (noise, and time).
-		if _, err := s.Model.Params.Freeze(`^roberta\.pooler\.`, `^classifier\.`); err != nil {
+		unused := `^classifier\.`
+		if kind == objective.Classifier {
+			unused = `^lm_head\.`
+		}
+		if _, err := s.Model.Params.Freeze(`^roberta\.pooler\.`, unused); err != nil {
+			return err
+		}
+	}
+	if r.Method.Kind == recipe.LP {
+		// Linear probing changes only the head it writes.
+		head := []string{`^lm_head\.decoder\.weight$`, `^lm_head\.bias$`}
+		if kind == objective.Classifier {
+			head = []string{`^classifier\.(weight|bias)$`}
+		}
+		if _, err := s.Model.Params.TrainOnly(head...); err != nil {
 			return err
 		}
 	}
@@ -246,8 +264,12 @@ func (s *Session) loadModel(modelDir string) error {
 func (s *Session) Describe() string {
 	var b strings.Builder
 	all, trainable, _ := s.Model.Params.Numel()
+	head := string(s.Recipe.Model.Head)
+	if s.Recipe.Model.Head == recipe.HeadClassification && s.Model.Opts.Head == roberta.Prompt {
+		head = "bare linear classifier (the prompt model's, for linear probing)"
+	}
 	fmt.Fprintf(&b, "model      %s (%d layers, hidden %d), %s head, on %v\n", s.Recipe.Model.Path, s.Model.Config.Layers,
-		s.Model.Config.Hidden, s.Recipe.Model.Head, s.Device)
+		s.Model.Config.Hidden, head, s.Device)
 	fmt.Fprintf(&b, "parameters %d trainable of %d, in %d tensors:\n", trainable, all, len(s.Names))
 	for _, n := range s.Names {
 		fmt.Fprintf(&b, "  %s\n", n)
@@ -262,6 +284,19 @@ func (s *Session) Describe() string {
 		size(s.Train), size(s.Dev), size(s.Test))
 	if len(s.LabelWords) > 0 {
 		fmt.Fprintf(&b, "labels     %s → ids %v\n", s.Recipe.Task.Mapping, s.LabelWords)
+	}
+	if probes(s.Recipe) {
+		where := fmt.Sprintf("rows %v of lm_head.decoder.weight and lm_head.bias (the label words'), from the LM head's decoder input at <mask>", s.LabelWords)
+		if len(s.LabelWords) == 0 {
+			where = "classifier.weight and classifier.bias (a bare Linear on <s>), from <s>'s last hidden state"
+		}
+		then := ""
+		if s.Recipe.Method.FromLinearHead {
+			then = ", then " + string(s.Recipe.Method.Kind) + " from there"
+		}
+		o := probeOptions(s.Recipe).WithDefaults()
+		fmt.Fprintf(&b, "probe      logistic regression (%d-fold CV over %d Cs, max_iter %d, tol %g) on the %d training examples, written into %s%s\n",
+			o.Folds, len(o.Cs), o.MaxIter, o.Tol, s.Train.Len(), where, then)
 	}
 	o := s.Recipe.Optim
 	per := (s.Train.Len() + o.BatchSize - 1) / o.BatchSize

@@ -191,12 +191,29 @@ func (m *Model) attention(s *torch.Scope, ly *layer, x, bias *torch.Tensor, sh l
 // LMHead applies dense → exact GELU → LayerNorm → decoder (+ lm_head.bias)
 // to h [..., H] → [..., V].
 func (m *Model) LMHead(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
+	x := m.LMFeatures(s, h)
+	if x == nil {
+		return nil
+	}
+	return s.Linear(x, m.decoderW, m.lmBias)
+}
+
+// LMFeatures is the LM head up to its decoder, LayerNorm(GELU(dense(h))),
+// h [..., H] → [..., H]: the input of the token-prediction layer, what
+// linear probing fits in prompt mode.
+func (m *Model) LMFeatures(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
 	if !m.hasLMHead {
 		s.Failf("roberta: this %s model has no LM head", m.Opts.Head)
 		return nil
 	}
-	x := m.lmLN.Forward(s, s.GELU(m.lmDense.Forward(s, h)))
-	return s.Linear(x, m.decoderW, m.lmBias)
+	return m.lmLN.Forward(s, s.GELU(m.lmDense.Forward(s, h)))
+}
+
+// PromptFeatures is LMFeatures at each row's mask position: last
+// [B, L, H], maskPos int64 [B] → [B, H], the decoder's input that
+// PromptLogits scores.
+func (m *Model) PromptFeatures(s *torch.Scope, last, maskPos *torch.Tensor) *torch.Tensor {
+	return m.LMFeatures(s, s.GatherRows(last, maskPos))
 }
 
 // PromptLogits is MeZO's prompt head: the LM head at each row's mask
@@ -204,6 +221,17 @@ func (m *Model) LMHead(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
 // labelWords int64 [C] → [B, C].
 func (m *Model) PromptLogits(s *torch.Scope, last, maskPos, labelWords *torch.Tensor) *torch.Tensor {
 	return s.IndexSelect(m.LMHead(s, s.GatherRows(last, maskPos)), 1, labelWords)
+}
+
+// ClassifierFeatures is the bare classifier's input, <s>'s last hidden
+// state: last [B, L, H] → [B, H] (Prompt only; linear probing in finetune
+// mode fits on it).
+func (m *Model) ClassifierFeatures(s *torch.Scope, last *torch.Tensor) *torch.Tensor {
+	if m.cls == nil {
+		s.Failf("roberta: this %s model has no bare linear classifier", m.Opts.Head)
+		return nil
+	}
+	return s.Select(last, 1, 0)
 }
 
 // ClassifierLogits is the sequence-classification head on <s>: for SeqCls
