@@ -80,6 +80,9 @@ func init() {
 				return nil
 			}
 			o := train.RunOptions{Overwrite: c.Bool("overwrite"), Resume: c.Bool("resume"), Stop: stopOnSignal(c.App.ErrWriter)}
+			if !c.Bool("quiet") {
+				o.Notes = w
+			}
 			switch {
 			case c.Bool("quiet"):
 			case isTerminal(w):
@@ -97,10 +100,13 @@ func init() {
 			if p := res.Probe; p != nil {
 				fmt.Fprintf(w, "  probe: C %v, training accuracy %.4f (%v examples)\n", p["C"], p["train_accuracy"], p["examples"])
 			}
+			if res.TrainedSet != "" {
+				fmt.Fprintf(w, "  trained: %s (%d tensors)\n", res.TrainedSet, len(res.TrainedParameters))
+			}
 			for _, sp := range []struct {
 				name string
 				m    map[string]any
-			}{{"dev", res.Dev}, {"test", res.Test}} {
+			}{{"dev at step 0", res.DevAtStart}, {"dev", res.Dev}, {"test", res.Test}} {
 				if sp.m != nil {
 					fmt.Fprintf(w, "  %s: %s %.4f (%v/%v), loss %.6f\n", sp.name, sp.m["objective_name"], sp.m["objective"], sp.m["correct"], sp.m["examples"], sp.m["loss"])
 				}

@@ -96,6 +96,11 @@ func Default(kind Kind) Recipe {
 	return r
 }
 
+// DefaultPretrain is model.pretrain's budget when a recipe names a preset
+// and leaves the rest out: the quickstart's, about half a minute on two CPU
+// cores (pkg/pretrain).
+var DefaultPretrain = Pretrain{Steps: 300, BatchSize: 32, LR: 5e-3, Seed: 1}
+
 // defaultName is the name of a recipe read from file: its base name
 // without the extension.
 func defaultName(file string) string {
@@ -122,6 +127,21 @@ func fillDependent(r *Recipe, file string, set func(path string) bool) {
 		r.Model.Head = HeadPrompt
 		if r.Task.FewShotType == lmbff.ModeFinetune {
 			r.Model.Head = HeadClassification
+		}
+	}
+	if p := &r.Model.Pretrain; p.Preset != "" {
+		d := DefaultPretrain
+		if !set("model.pretrain.steps") {
+			p.Steps = d.Steps
+		}
+		if !set("model.pretrain.batch_size") {
+			p.BatchSize = d.BatchSize
+		}
+		if !set("model.pretrain.lr") {
+			p.LR = d.LR
+		}
+		if !set("model.pretrain.seed") {
+			p.Seed = d.Seed
 		}
 	}
 	if !set("runtime.z_stream") && r.Reference {

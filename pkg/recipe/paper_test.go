@@ -35,6 +35,9 @@ func TestRecipesValidate(t *testing.T) {
 		t.Fatal("no recipes under recipes/")
 	}
 	for _, f := range files {
+		if filepath.Base(f) == "quickstart.yaml" {
+			continue // names its model and data: TestQuickstartRecipe
+		}
 		r, err := Load(f, "model.path=roberta-large", "task.data_dir=data/k-shot-1k-test/x/16-42")
 		if err != nil {
 			t.Errorf("%v", err)
@@ -163,5 +166,26 @@ func checkPEFTRecipe(t *testing.T, name string, r *Recipe) {
 		}
 	default:
 		t.Errorf("%s: %s with %s", name, p.Kind, r.Method.Kind)
+	}
+}
+
+// TestQuickstartRecipe: the README's main job validates as it is, pre-trains
+// its own model with the defaults, evaluates dev at step 0 and reads the
+// committed task.
+func TestQuickstartRecipe(t *testing.T) {
+	r, err := Load(filepath.Join("..", "..", "recipes", "quickstart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultPretrain
+	want.Preset = "tiny"
+	if r.Model.Path != "" || r.Model.Pretrain != want {
+		t.Errorf("model: path %q, pretrain %+v; want no path and %+v", r.Model.Path, r.Model.Pretrain, want)
+	}
+	if !r.Eval.AtStart || r.Method.Kind != MeZO || r.Task.DataDir != "recipes/quickstart/data" {
+		t.Errorf("eval.at_start %v, method %s, data %s", r.Eval.AtStart, r.Method.Kind, r.Task.DataDir)
+	}
+	if _, err := Load(filepath.Join("..", "..", "recipes", "quickstart.yaml"), "model.path=roberta-large"); err == nil {
+		t.Error("model.path beside model.pretrain.preset was accepted")
 	}
 }

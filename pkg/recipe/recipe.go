@@ -48,6 +48,28 @@ type Model struct {
 	// training forwards, as the reference does. MeZO's forwards and every
 	// evaluation run in eval mode (no dropout) whatever this says.
 	TrainDropout bool `yaml:"train_dropout"`
+	// Pretrain, when its preset is set, builds the model instead of
+	// loading one (model.path stays empty): a tiny RoBERTa pre-trained
+	// briefly on generated text (pkg/pretrain), the quickstart's model.
+	Pretrain Pretrain `yaml:"pretrain,omitempty"`
+}
+
+// Pretrain is a model pre-trained by gomezo itself with masked-LM backprop
+// on pkg/data/synth's generated review text: a demonstration model, not a
+// language model (pkg/pretrain's doc). Cached in CacheDir by its settings.
+type Pretrain struct {
+	// Preset is the model shape (tiny); "" means no pre-training.
+	Preset string `yaml:"preset,omitempty"`
+	// Steps, BatchSize and LR are the masked-LM budget: AdamW with a
+	// linear schedule.
+	Steps     int     `yaml:"steps,omitempty"`
+	BatchSize int     `yaml:"batch_size,omitempty"`
+	LR        float64 `yaml:"lr,omitempty"`
+	// Seed draws the corpus, the initial weights, the masks and dropout.
+	Seed int `yaml:"seed,omitempty"`
+	// CacheDir holds pre-trained models; "" is the user cache directory's
+	// gomezo/pretrain ($XDG_CACHE_HOME or ~/.cache).
+	CacheDir string `yaml:"cache_dir,omitempty"`
 }
 
 // Task is the data: which task, where its k-shot split is, and how
@@ -223,6 +245,10 @@ type Eval struct {
 	DoPredict bool `yaml:"do_predict"`
 	// LoggingSteps is the training log interval; 0 logs nothing.
 	LoggingSteps int `yaml:"logging_steps"`
+	// AtStart evaluates dev before the first step (an eval line with step
+	// 0 in metrics.jsonl, result.json's dev_at_start): the prompt's
+	// zero-shot score, against which training's gain reads.
+	AtStart bool `yaml:"at_start"`
 	// Objective is the dev metric that picks the best model: auto (the
 	// reference's order: mnli/acc, mnli-mm/acc, f1, mcc, pearson, acc) or
 	// one of those names.

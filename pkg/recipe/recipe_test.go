@@ -76,7 +76,7 @@ runtime:
 		`recipes/x.yaml:8: optim.max_steps: expected an integer, got "10.5"`,
 		`recipes/x.yaml:9: optim.batch_size: expected an integer, got "64"`,
 		`recipes/x.yaml:11: eval.during_training: expected true or false, got "yes"`,
-		`recipes/x.yaml:12: model: expected a mapping of path, init_state, head, dtype, train_dropout, got a list`,
+		`recipes/x.yaml:12: model: expected a mapping of path, init_state, head, dtype, train_dropout, pretrain, got a list`,
 		`recipes/x.yaml:15: runtime.threads: expected an integer, got a mapping`)
 }
 
@@ -177,7 +177,7 @@ eval:
 `
 	_, err := Parse("bad.yaml", []byte(src))
 	wantErrors(t, err,
-		`model.path: required: a Hugging Face model directory or cache name (e.g. --set model.path=roberta-large)`,
+		`model.path: required: a Hugging Face model directory or cache name (e.g. --set model.path=roberta-large), or model.pretrain.preset`,
 		`bad.yaml:5: task.name: unknown task "SST-3" (known: `+strings.Join(lmbff.TaskNames(), ", ")+`)`,
 		`task.data_dir: required: the k-shot split directory (e.g. --set task.data_dir=data/k-shot-1k-test/SST-2/16-42)`,
 		`bad.yaml:2: method.kind: expected one of mezo, ft, zero-shot, lp, got "mzo"`,

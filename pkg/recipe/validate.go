@@ -60,8 +60,26 @@ func (r *Recipe) Validate() error {
 	training := me.Kind == MeZO || me.Kind == FT
 
 	// model
-	if strings.TrimSpace(m.Path) == "" {
-		p.add("model.path", "required: a Hugging Face model directory or cache name (e.g. --set model.path=roberta-large)")
+	switch pt := m.Pretrain; {
+	case pt.Preset != "" && strings.TrimSpace(m.Path) != "":
+		p.add("model.path", "%s and model.pretrain.preset %s both name the model: give one", m.Path, pt.Preset)
+	case pt.Preset != "":
+		if pt.Steps < 1 {
+			p.add("model.pretrain.steps", "want ≥ 1, got %d", pt.Steps)
+		}
+		if pt.BatchSize < 1 {
+			p.add("model.pretrain.batch_size", "want ≥ 1, got %d", pt.BatchSize)
+		}
+		if !(pt.LR > 0) || math.IsInf(pt.LR, 0) {
+			p.add("model.pretrain.lr", "want a positive learning rate, got %v", pt.LR)
+		}
+		if m.InitState != "" {
+			p.add("model.init_state", "a pre-trained preset (model.pretrain.preset %s) starts from its own weights", pt.Preset)
+		}
+	case pt != Pretrain{}:
+		p.add("model.pretrain.preset", "required when model.pretrain sets anything (the preset to pre-train, e.g. tiny)")
+	case strings.TrimSpace(m.Path) == "":
+		p.add("model.path", "required: a Hugging Face model directory or cache name (e.g. --set model.path=roberta-large), or model.pretrain.preset")
 	}
 	oneOf(&p, "model.head", m.Head, HeadPrompt, HeadClassification)
 	oneOf(&p, "model.dtype", m.DType, Float32, Float64, BFloat16, Float16)

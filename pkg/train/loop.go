@@ -47,6 +47,7 @@ type Outcome struct {
 	StoppedBy  string // max_steps, max_zo_forward_steps or "" (no training)
 	BestStep   int    // -1 when no dev evaluation ran during training
 	Best       *EvalRecord
+	Start      *EvalRecord  // dev before the first step (eval.at_start), else nil
 	Dev, Test  *EvalRecord  // the final evaluations (nil when not asked for)
 	Probe      *ProbeRecord // the linear probe (method.kind lp, method.from_linearhead), else nil
 	StepTimes  []float64
@@ -91,6 +92,20 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 	out := &Outcome{BestStep: -1}
 	if r.Method.Kind == recipe.ZeroShot {
 		return out, s.finalEvals(out, h)
+	}
+	if r.Eval.AtStart && s.Dev != nil {
+		// Before any generator exists, so it draws nothing from the run's
+		// streams. A resumed run evaluates the initial model again (the
+		// checkpoint is restored below) for result.json, but its eval line
+		// is already in metrics.jsonl.
+		ev, err := s.Evaluate(s.Dev, "dev", 0)
+		if err != nil {
+			return nil, err
+		}
+		out.Start = ev
+		if h.Eval != nil && lo.Resume == nil {
+			h.Eval(ev, s)
+		}
 	}
 	n := s.Train.Len()
 	perEpoch := (n + o.BatchSize - 1) / o.BatchSize

@@ -46,6 +46,9 @@ type RunOptions struct {
 	// its checkpoint; the recipe must equal the one the run started with
 	// but for the budget, the output and the thread options.
 	Resume bool
+	// Notes receives one-off status lines that are not log entries (the
+	// pre-training of model.pretrain); nil: silent.
+	Notes io.Writer
 	// Stop is polled after every step (a signal handler's flag): when it
 	// reports true the run saves a checkpoint and returns an error wrapping
 	// ErrInterrupted.
@@ -59,13 +62,17 @@ type Result struct {
 	Task     string `json:"task"`
 	BestStep *int   `json:"best_step"`
 	// Probe is the linear probe (method.kind lp, method.from_linearhead).
-	Probe      map[string]any `json:"probe,omitempty"`
+	Probe map[string]any `json:"probe,omitempty"`
+	// DevAtStart is dev before training (eval.at_start).
+	DevAtStart map[string]any `json:"dev_at_start,omitempty"`
 	Dev        map[string]any `json:"dev,omitempty"`
 	Test       map[string]any `json:"test,omitempty"`
 	StoppedBy  string         `json:"stopped_by,omitempty"`
 	GlobalStep int            `json:"global_step"`
 	Forwards   int            `json:"forward_passes"`
-	// TrainedParameters names the parameter set the run trained.
+	// TrainedSet says in words which parameters the run trained;
+	// TrainedParameters names them.
+	TrainedSet        string         `json:"trained_set,omitempty"`
 	TrainedParameters []string       `json:"trained_parameters,omitempty"`
 	Recipe            map[string]any `json:"recipe"`
 	Versions          struct {
@@ -111,7 +118,7 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 	} else if err := CheckRunDir(dir, o.Overwrite || r.Output.Overwrite); err != nil {
 		return nil, err
 	}
-	s, err := NewSession(r)
+	s, err := newSession(r, o.Notes)
 	if err != nil {
 		return nil, err
 	}
@@ -232,8 +239,9 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		res.BestStep = &b
 	}
 	if r.Method.Kind != recipe.ZeroShot {
-		res.TrainedParameters = s.Names
+		res.TrainedSet, res.TrainedParameters = trainedSet(s), s.Names
 	}
+	res.DevAtStart = evalSummary(out.Start)
 	res.Dev, res.Test = evalSummary(out.Dev), evalSummary(out.Test)
 	res.Probe = probeSummary(out.Probe)
 	if err := yaml.Unmarshal(y, &res.Recipe); err != nil {

@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/gomezo/gomezo/pkg/nprand"
 	"github.com/gomezo/gomezo/pkg/objective"
 	"github.com/gomezo/gomezo/pkg/peft"
+	"github.com/gomezo/gomezo/pkg/pretrain"
 	"github.com/gomezo/gomezo/pkg/recipe"
 	"github.com/gomezo/gomezo/pkg/tokenizer"
 )
@@ -60,7 +62,11 @@ func (s *Session) Close() error {
 // then builds the session. Everything that can be checked before a tensor is
 // allocated is: the device, the data directory, the template and label
 // words against the tokenizer, the label count against the task.
-func NewSession(r *recipe.Recipe) (*Session, error) {
+func NewSession(r *recipe.Recipe) (*Session, error) { return newSession(r, nil) }
+
+// newSession is NewSession with a writer for the status lines of a long
+// set-up step (model.pretrain's pre-training); nil is silent.
+func newSession(r *recipe.Recipe, notes io.Writer) (*Session, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -91,9 +97,9 @@ func NewSession(r *recipe.Recipe) (*Session, error) {
 		}
 		return nil, fmt.Errorf("%s: linear probing of %s, a regression task, is not supported (the reference fits a least-squares head there)", field, s.Task.Name)
 	}
-	modelDir, err := hf.ResolveModel(r.Model.Path)
+	modelDir, err := resolveModel(r, notes)
 	if err != nil {
-		return nil, fmt.Errorf("model.path: %w", err)
+		return nil, err
 	}
 	if s.Tok, err = tokenizer.Load(modelDir); err != nil {
 		return nil, fmt.Errorf("model.path: tokenizer: %w", err)
@@ -122,6 +128,20 @@ func NewSession(r *recipe.Recipe) (*Session, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// resolveModel is the model directory of r: model.path's, or the one
+// model.pretrain trains (or finds in its cache).
+func resolveModel(r *recipe.Recipe, notes io.Writer) (string, error) {
+	if p := r.Model.Pretrain; p.Preset != "" {
+		return pretrain.Ensure(pretrain.Config{Preset: p.Preset, Steps: p.Steps, Seed: uint64(p.Seed), LR: p.LR,
+			BatchSize: p.BatchSize, CacheDir: p.CacheDir}, notes)
+	}
+	dir, err := hf.ResolveModel(r.Model.Path)
+	if err != nil {
+		return "", fmt.Errorf("model.path: %w", err)
+	}
+	return dir, nil
 }
 
 // unsupported names the recipe fields this loop cannot run yet, all at
@@ -268,7 +288,11 @@ func (s *Session) Describe() string {
 	if s.Recipe.Model.Head == recipe.HeadClassification && s.Model.Opts.Head == roberta.Prompt {
 		head = "bare linear classifier (the prompt model's, for linear probing)"
 	}
-	fmt.Fprintf(&b, "model      %s (%d layers, hidden %d), %s head, on %v\n", s.Recipe.Model.Path, s.Model.Config.Layers,
+	what := s.Recipe.Model.Path
+	if p := s.Recipe.Model.Pretrain; p.Preset != "" {
+		what = fmt.Sprintf("the %s RoBERTa pre-trained here (masked LM on generated text, %d steps; a demonstration model)", p.Preset, p.Steps)
+	}
+	fmt.Fprintf(&b, "model      %s (%d layers, hidden %d), %s head, on %v\n", what, s.Model.Config.Layers,
 		s.Model.Config.Hidden, head, s.Device)
 	fmt.Fprintf(&b, "parameters %d trainable of %d, in %d tensors:\n", trainable, all, len(s.Names))
 	for _, n := range s.Names {

@@ -87,24 +87,46 @@ func TestTaskReadsAsSST2(t *testing.T) {
 	}
 }
 
-// TestCorpus: the pre-training lines end in the prompt with a label word
-// drawn at the asked-for rate, independently of the review's polarity.
+// TestCorpus: the pre-training lines end in the prompt with the review's
+// cue word at the asked-for rate, else a label word at the asked-for rate,
+// independently of the review's polarity.
 func TestCorpus(t *testing.T) {
-	lines := Corpus(3, 4000, 0.7)
-	great := 0
+	lines := Corpus(3, 8000, 0.4, 0.7)
+	var cue, cueRight, great, label int
 	for _, l := range lines {
-		switch {
-		case strings.HasSuffix(l, " . It was great."):
-			great++
-		case strings.HasSuffix(l, " . It was terrible."):
-		default:
+		review, w, ok := strings.Cut(l, " . It was ")
+		if !ok {
 			t.Fatalf("line %q does not end in the prompt", l)
 		}
+		pos := false
+		for _, a := range adjectives[1] {
+			pos = pos || strings.Contains(" "+review+" ", " "+a+" ")
+		}
+		switch w {
+		case "good.", "bad.":
+			cue++
+			if (w == "good.") == pos {
+				cueRight++
+			}
+		case "great.", "terrible.":
+			label++
+			if w == "great." {
+				great++
+			}
+		default:
+			t.Fatalf("line %q ends in %q", l, w)
+		}
 	}
-	if f := float64(great) / float64(len(lines)); f < 0.67 || f > 0.73 {
-		t.Errorf("%.3f of lines end in great, want about 0.7", f)
+	if f := float64(cue) / float64(len(lines)); f < 0.38 || f > 0.42 {
+		t.Errorf("%.3f of lines end in a cue word, want about 0.4", f)
 	}
-	if a, b := Corpus(3, 10, 0.7), Corpus(3, 10, 0.7); strings.Join(a, "\n") != strings.Join(b, "\n") {
+	if cueRight != cue {
+		t.Errorf("%d of %d cue words disagree with their review", cue-cueRight, cue)
+	}
+	if f := float64(great) / float64(label); f < 0.67 || f > 0.73 {
+		t.Errorf("%.3f of label-word lines end in great, want about 0.7", f)
+	}
+	if a, b := Corpus(3, 10, 0.4, 0.7), Corpus(3, 10, 0.4, 0.7); strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Error("Corpus is not a function of its seed")
 	}
 }
