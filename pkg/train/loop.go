@@ -92,7 +92,7 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 	if r.Method.Kind == recipe.ZeroShot {
 		return out, s.finalEvals(out, h)
 	}
-	n := s.Train.Len()
+	n := s.trainLen()
 	perEpoch := (n + o.BatchSize - 1) / o.BatchSize
 	if o.DropLast {
 		perEpoch = n / o.BatchSize
@@ -204,10 +204,10 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 	// evalDev is the evaluation schedule's test (global_step % eval_steps
 	// == 0 after the step) and the best-dev snapshot.
 	evalDev := func() error {
-		if !r.Eval.DuringTraining || r.Eval.Steps <= 0 || out.GlobalStep%r.Eval.Steps != 0 || s.Dev == nil {
+		if !r.Eval.DuringTraining || r.Eval.Steps <= 0 || out.GlobalStep%r.Eval.Steps != 0 || !s.HasSplit("dev") {
 			return nil
 		}
-		ev, err := s.Evaluate(s.Dev, "dev", out.GlobalStep)
+		ev, err := s.EvaluateSplit("dev", out.GlobalStep)
 		if err != nil {
 			return err
 		}
@@ -490,14 +490,13 @@ func stopReason(steps, forwards bool) string {
 // finalEvals evaluates dev and test with the model as it now is.
 func (s *Session) finalEvals(out *Outcome, h Hooks) error {
 	for _, sp := range []struct {
-		d    *lmbff.Dataset
 		name string
 		dst  **EvalRecord
-	}{{s.Dev, "dev", &out.Dev}, {s.Test, "test", &out.Test}} {
-		if sp.d == nil || (sp.name == "dev" && !s.Recipe.Eval.DoEval) {
+	}{{"dev", &out.Dev}, {"test", &out.Test}} {
+		if !s.HasSplit(sp.name) || (sp.name == "dev" && !s.Recipe.Eval.DoEval) {
 			continue
 		}
-		ev, err := s.Evaluate(sp.d, sp.name, out.GlobalStep)
+		ev, err := s.EvaluateSplit(sp.name, out.GlobalStep)
 		if err != nil {
 			return err
 		}
@@ -514,6 +513,9 @@ func (s *Session) finalEvals(out *Outcome, h Hooks) error {
 // demonstration context from rng, as the reference's __getitem__ does) and
 // collates them.
 func (s *Session) trainBatch(idx []int, rng lmbff.Permuter) (*batch.Batch, error) {
+	if s.LM != nil {
+		return s.LM.trainBatch(idx)
+	}
 	fs := make([]lmbff.Feature, len(idx))
 	for i, j := range idx {
 		f, err := s.Train.Get(j, rng)
