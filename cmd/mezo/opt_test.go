@@ -420,3 +420,78 @@ func TestEvalOPTRun(t *testing.T) {
 		t.Errorf("mezo eval: test loss %v, acc %v; the run's final test: %v, %v", ev.Loss, ev.Acc, got.Test.Loss, got.Test.Acc)
 	}
 }
+
+// optTaskRecord is a JSON-lines record of task (Hugging Face datasets'
+// fields) whose label is label.
+func optTaskRecord(task string, i, label int) map[string]any {
+	s := func(what string) string { return fmt.Sprintf("%s %d of example %d", what, i%7, i) }
+	switch task {
+	case "SST2":
+		return map[string]any{"sentence": s("a sentence"), "label": label}
+	case "RTE", "CB":
+		return map[string]any{"premise": s("a premise"), "hypothesis": s("a hypothesis"), "label": label}
+	case "BoolQ":
+		return map[string]any{"passage": s("a passage"), "question": s("is it a question"), "answer": label == 0}
+	case "WIC":
+		return map[string]any{"sentence1": s("one sentence"), "sentence2": s("another sentence"), "word": "sentence", "label": label}
+	case "WSC":
+		return map[string]any{"text": s("Anna met Bob and she smiled"), "span1_text": "Anna", "span2_text": "she", "label": label}
+	case "MultiRC":
+		return map[string]any{"paragraph": s("a paragraph"), "question": s("a question"), "answer": s("an answer"), "label": label}
+	case "Copa":
+		return map[string]any{"premise": s("The man fell."), "question": []string{"cause", "effect"}[i%2], "choice1": s("He slipped"),
+			"choice2": s("He laughed"), "label": label}
+	}
+	return nil
+}
+
+// TestRunOPTRecipesDryRun: every recipe in recipes/opt dry-runs on the tiny
+// OPT (on the CPU, in float32) with a small generated split of its task:
+// the recipe, its task's prompts and the session build, short of training.
+func TestRunOPTRecipesDryRun(t *testing.T) {
+	model := tinyOPTDir(t)
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "recipes", "opt", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recipes under recipes/opt (%v)", err)
+	}
+	tmp := t.TempDir()
+	data := map[string]string{}
+	for _, file := range files {
+		base := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		task := base[strings.LastIndex(base, "-")+1:]
+		if data[task] == "" {
+			data[task] = filepath.Join(tmp, task)
+			if err := os.MkdirAll(data[task], 0o755); err != nil {
+				t.Fatal(err)
+			}
+			classes := map[string]int{"CB": 3}[task]
+			for _, split := range []string{"train", "validation"} {
+				var b strings.Builder
+				for i := 0; i < 12; i++ {
+					line, _ := json.Marshal(optTaskRecord(task, i, i%max(2, classes)))
+					b.Write(append(line, '\n'))
+				}
+				if err := os.WriteFile(filepath.Join(data[task], split+".jsonl"), []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		out := filepath.Join(tmp, "runs", base)
+		stdout, err := mezoRun(t, append([]string{"run", file, "--dry-run"}, setArgs([]string{"model.path=" + model, "task.data_dir=" + data[task],
+			"output.dir=" + out, "runtime.device=cpu", "model.dtype=float32", "largemodels.num_train=8", "largemodels.num_dev=4",
+			"largemodels.num_eval=4"})...)...)
+		if err != nil {
+			t.Errorf("%s: %v\n%s", base, err, stdout)
+			continue
+		}
+		for _, w := range []string{"# resolved recipe\nname: " + base + "\n", "\ndata       " + task + " (", "train 8, dev 4, test 4", " trainable of "} {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s: dry run lacks %q:\n%s", base, w, stdout)
+			}
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: --dry-run created %s", base, out)
+		}
+	}
+	t.Logf("dry-ran %d OPT recipes", len(files))
+}

@@ -109,6 +109,9 @@ func (r *Recipe) validateFamily(p *problems) bool {
 	if r.Runtime.Precision != FP32 {
 		p.add("runtime.precision", "%s runs in its model.dtype (large_models loads float16 weights); autocast (%s) is wired for RoBERTa only", opt, r.Runtime.Precision)
 	}
+	if r.Optim.WeightDecay != 0 {
+		p.add("optim.weight_decay", "large_models decays all but the biases and LayerNorms (chosen by module type); %s does not implement that grouping: use 0, as mezo.sh and finetune.sh do", opt)
+	}
 	if e := r.Eval.Objective; e != ObjectiveAuto && e != "acc" {
 		p.add("eval.objective", "%s tasks are scored by accuracy: auto or acc, got %q", opt, e)
 	}

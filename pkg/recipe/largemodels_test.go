@@ -48,6 +48,7 @@ func TestOPTRecipeRefusals(t *testing.T) {
 		{[]string{"task.few_shot_type=prompt-demo"}, []string{"task.few_shot_type: model.family opt uses large_models' prompts"}},
 		{[]string{"task.name=SST-2"}, []string{`task.name: model.family opt runs large_models' tasks`}},
 		{[]string{"reference=true"}, []string{"reference: reference: true reproduces MeZO's RoBERTa runs"}},
+		{[]string{"optim.weight_decay=0.1"}, []string{"optim.weight_decay: large_models decays all but the biases and LayerNorms"}},
 		{[]string{"eval.objective=f1"}, []string{"eval.objective: model.family opt tasks are scored by accuracy"}},
 		{[]string{"peft.kind=prefix", "peft.prefix_reparam=true", "peft.prefix_init_by_real_act=false"}, []string{"peft.prefix_reparam: large_models' prefix tuning has no reparameterisation"}},
 		{[]string{"peft.kind=lora", "peft.lora_only=true"}, []string{"peft.lora_only: model.family opt's LoRA always trains the LoRA matrices alone"}},
