@@ -70,6 +70,9 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 	if d == nil {
 		return nil, fmt.Errorf("train: no %s split loaded", split)
 	}
+	if err := s.ensureNet(); err != nil {
+		return nil, err
+	}
 	if err := s.evalSeed(); err != nil {
 		return nil, err
 	}

@@ -84,6 +84,9 @@ func Loop(s *Session, h Hooks, teacher *Teacher) (*Outcome, error) {
 
 // LoopWith is Loop with checkpoints, resumption and interruption.
 func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
+	if err := s.ensureNet(); err != nil {
+		return nil, err
+	}
 	teacher := lo.Teacher
 	r := s.Recipe
 	o := r.Optim

@@ -117,3 +117,16 @@ func (n *OPTNet) Save(path string, extra map[string]string) error { return n.Mod
 
 // Close frees the model (the objective holds no tensors).
 func (n *OPTNet) Close() error { return n.Model.Close() }
+
+// ensureNet sets the session's Net from its RoBERTa model and objective
+// when a caller built the Session by hand without one.
+func (s *Session) ensureNet() error {
+	if s.Net != nil {
+		return nil
+	}
+	if s.Model == nil || s.Objective == nil {
+		return errors.New("train: the session has no model (Net, or Model and Objective)")
+	}
+	s.Net = &RobertaNet{Model: s.Model, Objective: s.Objective}
+	return nil
+}

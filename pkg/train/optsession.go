@@ -66,19 +66,14 @@ func (d *LMData) batch(encs []largemodels.Encoded, idx []int, gold bool) (*batch
 	return objective.NewCandidates(seqs, ol, nopt, labels, d.pad, 8)
 }
 
-// trainBatch is the training batch of examples idx.
+// trainBatch is the training batch of examples idx. Index is per row, so
+// only the option loss's batch (one gold row per example) carries it.
 func (d *LMData) trainBatch(idx []int) (*batch.Batch, error) {
 	b, err := d.batch(d.Train, idx, d.Option)
-	if err != nil {
-		return nil, err
+	if err == nil && d.Option {
+		b.Index = append([]int(nil), idx...)
 	}
-	b.Index = nil
-	if !d.Option {
-		// Index is per row; a candidate batch's rows are candidates.
-		return b, nil
-	}
-	b.Index = append([]int(nil), idx...)
-	return b, nil
+	return b, err
 }
 
 // checkFamily refuses a model whose config.json model_type disagrees with

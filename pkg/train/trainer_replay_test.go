@@ -325,7 +325,7 @@ func fixtureSession(t *testing.T, dir string, r *recipe.Recipe, labelWords []int
 	reftest.Must(t, err)
 	pl, err := m.Params.TrainableList()
 	reftest.Must(t, err)
-	s := &train.Session{Recipe: r, Model: m, Objective: ob, Params: pl, Net: &train.RobertaNet{Model: m, Objective: ob}}
+	s := &train.Session{Recipe: r, Model: m, Objective: ob, Params: pl}
 	for _, p := range m.Params.Trainable() {
 		s.Names = append(s.Names, p.Name)
 	}

@@ -15,6 +15,9 @@ import (
 // optimizer, stored z and the variants, or fine-tuning (dropout masks from
 // global) over totalSteps.
 func NewMethod(s *Session, global *torch.Generator, totalSteps int, teacher *Teacher) (Method, error) {
+	if err := s.ensureNet(); err != nil {
+		return nil, err
+	}
 	r := s.Recipe
 	switch r.Method.Kind {
 	case recipe.MeZO:
