@@ -19,6 +19,14 @@ func dryRunTrainable(t *testing.T, kind string, sets ...string) []string {
 	for _, s := range sets {
 		args = append(args, "--set", s)
 	}
+	_, names := dryRunList(t, sets, args...)
+	return names
+}
+
+// dryRunList runs `mezo ARGS` (a --dry-run; sets name the case in
+// messages) and returns its output and the trainable tensors it lists.
+func dryRunList(t *testing.T, sets []string, args ...string) (string, []string) {
+	t.Helper()
 	out, err := mezoRun(t, args...)
 	if err != nil {
 		t.Fatalf("%v: %v\n%s", sets, err, out)
@@ -27,7 +35,7 @@ func dryRunTrainable(t *testing.T, kind string, sets ...string) []string {
 	if m == nil {
 		t.Fatalf("%v: no trainable parameter list:\n%s", sets, out)
 	}
-	return strings.Fields(m[2])
+	return out, strings.Fields(m[2])
 }
 
 // TestDryRunTrainableSets: --dry-run lists each mode's trainable set

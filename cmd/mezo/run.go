@@ -150,11 +150,7 @@ func init() {
 				return err
 			}
 			defer s.Close()
-			d := s.Dev
-			if split == "test" {
-				d = s.Test
-			}
-			ev, err := s.Evaluate(d, split, 0)
+			ev, err := s.EvaluateSplit(split, 0)
 			if err != nil {
 				return err
 			}

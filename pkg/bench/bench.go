@@ -357,7 +357,7 @@ func newFineTune(m *roberta.Model, ob *objective.Objective, pl *torch.ParamList)
 		opt.Close()
 		return nil, err
 	}
-	return &train.FineTune{Objective: ob, Params: pl, Opt: opt, Sched: optim.Constant{Base: 1e-5}, MaxNorm: 1}, nil
+	return &train.FineTune{Net: &train.RobertaNet{Model: m, Objective: ob}, Params: pl, Opt: opt, Sched: optim.Constant{Base: 1e-5}, MaxNorm: 1}, nil
 }
 
 // syntheticBatch is a full batch of B rows of L tokens: <s>, ids spread

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/data/batch"
 	"github.com/gomezo/gomezo/pkg/model/opt"
 )
 
@@ -43,25 +44,13 @@ const (
 	LossOption CandidateLoss = "option"
 )
 
-// Candidates is a host batch of left-padded prompt+option sequences.
-type Candidates struct {
-	Size, Len               int     // rows (sequences) and padded length
-	InputIDs, AttentionMask []int64 // [Size·Len], row-major, left padded
-	// OptionLen is the number of option tokens ending each row.
-	OptionLen []int
-	// NumOptions groups consecutive rows into examples (LossClassification
-	// and prediction); nil means every row is its own example.
-	NumOptions []int
-	// Labels holds each example's correct candidate (LossClassification),
-	// in [0, NumOptions[e]); nil when unknown.
-	Labels []int
-}
-
 // NewCandidates left-pads seqs (prompt+option token ids, each ending in its
 // option) with pad to a length that is a multiple of multiple (≤ 1: the
 // longest), as large_models' collator (padding_side left,
-// pad_to_multiple_of 8) does. numOptions and labels may be nil.
-func NewCandidates(seqs [][]int, optionLen []int, numOptions, labels []int, pad, multiple int) (*Candidates, error) {
+// pad_to_multiple_of 8) does, into a candidate batch (batch.Batch with
+// OptionLen). numOptions groups consecutive rows into examples and labels
+// holds each example's correct candidate; either may be nil.
+func NewCandidates(seqs [][]int, optionLen []int, numOptions []int, labels []int64, pad, multiple int) (*batch.Batch, error) {
 	if len(seqs) == 0 {
 		return nil, errors.New("objective: no candidate sequences")
 	}
@@ -78,13 +67,12 @@ func NewCandidates(seqs [][]int, optionLen []int, numOptions, labels []int, pad,
 	if multiple > 1 && L%multiple != 0 {
 		L += multiple - L%multiple
 	}
-	c := &Candidates{Size: len(seqs), Len: L, OptionLen: append([]int(nil), optionLen...),
-		NumOptions: append([]int(nil), numOptions...), Labels: append([]int(nil), labels...)}
-	if numOptions == nil {
-		c.NumOptions = nil
+	c := &batch.Batch{Size: len(seqs), Len: L, OptionLen: append([]int(nil), optionLen...)}
+	if numOptions != nil {
+		c.NumOptions = append([]int(nil), numOptions...)
 	}
-	if labels == nil {
-		c.Labels = nil
+	if labels != nil {
+		c.Labels = append([]int64(nil), labels...)
 	}
 	for _, s := range seqs {
 		for j := 0; j < L-len(s); j++ {
@@ -96,62 +84,18 @@ func NewCandidates(seqs [][]int, optionLen []int, numOptions, labels []int, pad,
 			c.AttentionMask = append(c.AttentionMask, 1)
 		}
 	}
-	return c, c.Validate()
+	return c, validateCandidates(c)
 }
 
-// Validate checks the batch's shapes and groups.
-func (c *Candidates) Validate() error {
-	n := c.Size * c.Len
-	if c.Size < 1 || c.Len < 2 || len(c.InputIDs) != n || len(c.AttentionMask) != n || len(c.OptionLen) != c.Size {
-		return fmt.Errorf("objective: candidate batch %d×%d has %d ids, %d mask values, %d option lengths", c.Size, c.Len, len(c.InputIDs), len(c.AttentionMask), len(c.OptionLen))
+// validateCandidates checks that c is a well-formed candidate batch.
+func validateCandidates(c *batch.Batch) error {
+	if !c.Candidate() {
+		return errors.New("objective: not a candidate batch (no option lengths)")
 	}
-	for i, k := range c.OptionLen {
-		if k < 1 || k > c.Len-1 {
-			return fmt.Errorf("objective: row %d: option length %d outside [1, %d]", i, k, c.Len-1)
-		}
-	}
-	if c.NumOptions != nil {
-		sum := 0
-		for e, k := range c.NumOptions {
-			if k < 1 {
-				return fmt.Errorf("objective: example %d has %d options", e, k)
-			}
-			sum += k
-		}
-		if sum != c.Size {
-			return fmt.Errorf("objective: num_options add up to %d rows, the batch has %d", sum, c.Size)
-		}
-	}
-	if c.Labels != nil {
-		groups := c.groups()
-		if len(c.Labels) != len(groups) {
-			return fmt.Errorf("objective: %d labels for %d examples", len(c.Labels), len(groups))
-		}
-		for e, l := range c.Labels {
-			if l < 0 || l >= groups[e][1] {
-				return fmt.Errorf("objective: example %d: label %d outside its %d options", e, l, groups[e][1])
-			}
-		}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("objective: %w", err)
 	}
 	return nil
-}
-
-// groups returns each example's first row and option count.
-func (c *Candidates) groups() [][2]int {
-	if c.NumOptions == nil {
-		out := make([][2]int, c.Size)
-		for i := range out {
-			out[i] = [2]int{i, 1}
-		}
-		return out
-	}
-	var out [][2]int
-	start := 0
-	for _, k := range c.NumOptions {
-		out = append(out, [2]int{start, k})
-		start += k
-	}
-	return out
 }
 
 // window is the part of a candidate batch the losses read: the last K
@@ -164,7 +108,7 @@ type window struct {
 	counts  []float32 // [Size] kept targets per row
 }
 
-func (c *Candidates) window(pad int) window {
+func candidateWindow(c *batch.Batch, pad int) window {
 	K := 0
 	for _, k := range c.OptionLen {
 		K = max(K, k)
@@ -223,7 +167,7 @@ func (o *CandidateObjective) Options() CandidateOptions { return o.opts }
 // windowLogits runs the model on c and returns the LM logits [Size, K, V]
 // at the K positions that predict the window's targets (the LM head runs
 // on those positions only), in s.
-func (o *CandidateObjective) windowLogits(s *torch.Scope, c *Candidates, w window, fo opt.ForwardOptions) *torch.Tensor {
+func (o *CandidateObjective) windowLogits(s *torch.Scope, c *batch.Batch, w window, fo opt.ForwardOptions) *torch.Tensor {
 	sh := []int64{int64(c.Size), int64(c.Len)}
 	return s.Block(func(b *torch.Scope) *torch.Tensor {
 		in := opt.Inputs{InputIDs: b.FromInt64s(c.InputIDs, sh, o.dev), AttentionMask: b.FromInt64s(c.AttentionMask, sh, o.dev)}
@@ -249,17 +193,17 @@ type CandidateLogProbs struct {
 
 // LogProbs runs c through the model in s and returns its option
 // log-probabilities.
-func (o *CandidateObjective) LogProbs(s *torch.Scope, c *Candidates, fo opt.ForwardOptions) *CandidateLogProbs {
-	if err := c.Validate(); err != nil {
+func (o *CandidateObjective) LogProbs(s *torch.Scope, c *batch.Batch, fo opt.ForwardOptions) *CandidateLogProbs {
+	if err := validateCandidates(c); err != nil {
 		s.Fail(err)
 		return &CandidateLogProbs{}
 	}
-	w := c.window(o.model.Config.PadID)
+	w := candidateWindow(c, o.model.Config.PadID)
 	logits := o.windowLogits(s, c, w, fo)
 	return o.logProbs(s, c, w, logits)
 }
 
-func (o *CandidateObjective) logProbs(s *torch.Scope, c *Candidates, w window, logits *torch.Tensor) *CandidateLogProbs {
+func (o *CandidateObjective) logProbs(s *torch.Scope, c *batch.Batch, w window, logits *torch.Tensor) *CandidateLogProbs {
 	N, K, V := int64(c.Size), int64(w.K), int64(o.model.Config.VocabSize)
 	dt := o.model.Opts.DType
 	flat := make([]int64, len(w.targets))
@@ -280,7 +224,7 @@ func (o *CandidateObjective) logProbs(s *torch.Scope, c *Candidates, w window, l
 }
 
 // Scores returns each row's score [Size] (mean or sum per the options), in s.
-func (o *CandidateObjective) Scores(s *torch.Scope, c *Candidates, fo opt.ForwardOptions) *torch.Tensor {
+func (o *CandidateObjective) Scores(s *torch.Scope, c *batch.Batch, fo opt.ForwardOptions) *torch.Tensor {
 	lp := o.LogProbs(s, c, fo)
 	if o.opts.Score == ScoreSum {
 		return lp.Sum
@@ -290,7 +234,7 @@ func (o *CandidateObjective) Scores(s *torch.Scope, c *Candidates, fo opt.Forwar
 
 // Forward returns the training loss of c (0-dim) under the objective's
 // loss, in s (whose grad mode decides whether a graph is recorded).
-func (o *CandidateObjective) Forward(s *torch.Scope, c *Candidates, fo opt.ForwardOptions) *torch.Tensor {
+func (o *CandidateObjective) Forward(s *torch.Scope, c *batch.Batch, fo opt.ForwardOptions) *torch.Tensor {
 	if o.opts.Loss == LossOption {
 		return o.OptionLoss(s, c, fo)
 	}
@@ -301,7 +245,7 @@ func (o *CandidateObjective) Forward(s *torch.Scope, c *Candidates, fo opt.Forwa
 // example's candidates' mean option log-probabilities are logits and the
 // loss is CE(mean) against its label; with differing option counts, the
 // mean of the per-example CEs.
-func (o *CandidateObjective) ClassificationLoss(s *torch.Scope, c *Candidates, fo opt.ForwardOptions) *torch.Tensor {
+func (o *CandidateObjective) ClassificationLoss(s *torch.Scope, c *batch.Batch, fo opt.ForwardOptions) *torch.Tensor {
 	if c.Labels == nil {
 		s.Failf("objective: the classification loss needs the examples' labels")
 		return nil
@@ -309,20 +253,17 @@ func (o *CandidateObjective) ClassificationLoss(s *torch.Scope, c *Candidates, f
 	return o.classificationLoss(s, c, o.LogProbs(s, c, fo))
 }
 
-func (o *CandidateObjective) classificationLoss(s *torch.Scope, c *Candidates, lp *CandidateLogProbs) *torch.Tensor {
+func (o *CandidateObjective) classificationLoss(s *torch.Scope, c *batch.Batch, lp *CandidateLogProbs) *torch.Tensor {
 	if lp.Mean == nil {
 		return nil
 	}
-	groups := c.groups()
+	groups := c.Groups()
 	n := groups[0][1]
 	same := true
 	for _, g := range groups {
 		same = same && g[1] == n
 	}
-	labels := make([]int64, len(c.Labels))
-	for i, l := range c.Labels {
-		labels[i] = int64(l)
-	}
+	labels := c.Labels
 	if same {
 		lt := s.FromInt64s(labels, []int64{int64(len(labels))}, o.dev)
 		return s.CrossEntropy(s.Reshape(lp.Mean, int64(len(groups)), int64(n)), lt)
@@ -342,12 +283,12 @@ func (o *CandidateObjective) classificationLoss(s *torch.Scope, c *Candidates, l
 
 // OptionLoss is large_models' only_train_option loss on gold rows: token
 // CE(mean) over every kept option target of the batch.
-func (o *CandidateObjective) OptionLoss(s *torch.Scope, c *Candidates, fo opt.ForwardOptions) *torch.Tensor {
-	if err := c.Validate(); err != nil {
+func (o *CandidateObjective) OptionLoss(s *torch.Scope, c *batch.Batch, fo opt.ForwardOptions) *torch.Tensor {
+	if err := validateCandidates(c); err != nil {
 		s.Fail(err)
 		return nil
 	}
-	w := c.window(o.model.Config.PadID)
+	w := candidateWindow(c, o.model.Config.PadID)
 	logits := o.windowLogits(s, c, w, fo)
 	if logits == nil {
 		return nil
@@ -365,7 +306,7 @@ func (o *CandidateObjective) OptionLoss(s *torch.Scope, c *Candidates, fo opt.Fo
 
 // Loss is the loss of c with the parameters as they are, in inference mode
 // with dropout off: a MeZO forward pass, as float32.
-func (o *CandidateObjective) Loss(c *Candidates) (float32, error) {
+func (o *CandidateObjective) Loss(c *batch.Batch) (float32, error) {
 	s := torch.NewScope(torch.Inference)
 	defer s.Close()
 	l := o.Forward(s, c, opt.ForwardOptions{})
@@ -380,7 +321,7 @@ func (o *CandidateObjective) Loss(c *Candidates) (float32, error) {
 // predicted candidate (the highest score, the first on ties as numpy's
 // argmax), every row's score, and the classification loss when c has
 // labels (0 otherwise).
-func (o *CandidateObjective) Eval(c *Candidates) (pred []int, scores []float32, loss float32, err error) {
+func (o *CandidateObjective) Eval(c *batch.Batch) (pred []int, scores []float32, loss float32, err error) {
 	s := torch.NewScope(torch.Inference)
 	defer s.Close()
 	lp := o.LogProbs(s, c, opt.ForwardOptions{})
@@ -408,7 +349,7 @@ func (o *CandidateObjective) Eval(c *Candidates) (pred []int, scores []float32, 
 	if err := s.Err(); err != nil {
 		return nil, nil, 0, err
 	}
-	for _, g := range c.groups() {
+	for _, g := range c.Groups() {
 		best := 0
 		for k := 1; k < g[1]; k++ {
 			if scores[g[0]+k] > scores[g[0]+best] {
@@ -421,7 +362,7 @@ func (o *CandidateObjective) Eval(c *Candidates) (pred []int, scores []float32, 
 }
 
 // Predict is Eval without the loss.
-func (o *CandidateObjective) Predict(c *Candidates) (pred []int, scores []float32, err error) {
+func (o *CandidateObjective) Predict(c *batch.Batch) (pred []int, scores []float32, err error) {
 	pred, scores, _, err = o.Eval(c)
 	return pred, scores, err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/internal/paritytest"
+	"github.com/gomezo/gomezo/pkg/data/batch"
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/opt"
 	"github.com/gomezo/gomezo/pkg/objective"
@@ -28,11 +29,11 @@ const (
 // attention_mask, option_len} in the expected file; groups come from
 // cand_num_options and labels from cand_cls_labels (repeated per row),
 // when asked for.
-func candidatesFrom(c *paritytest.Checker, prefix string, grouped bool) *objective.Candidates {
+func candidatesFrom(c *paritytest.Checker, prefix string, grouped bool) *batch.Batch {
 	ids, shape := c.Int64s(prefix + "_input_ids")
 	mask, _ := c.Int64s(prefix + "_attention_mask")
 	ol, _ := c.Int64s(prefix + "_option_len")
-	b := &objective.Candidates{Size: int(shape[0]), Len: int(shape[1]), InputIDs: ids, AttentionMask: mask}
+	b := &batch.Batch{Size: int(shape[0]), Len: int(shape[1]), InputIDs: ids, AttentionMask: mask}
 	for _, k := range ol {
 		b.OptionLen = append(b.OptionLen, int(k))
 	}
@@ -41,7 +42,7 @@ func candidatesFrom(c *paritytest.Checker, prefix string, grouped bool) *objecti
 		labels, _ := c.Int64s(prefix + "_cls_labels")
 		for i := 0; i < len(nopt); i += int(nopt[i]) {
 			b.NumOptions = append(b.NumOptions, int(nopt[i]))
-			b.Labels = append(b.Labels, int(labels[i]))
+			b.Labels = append(b.Labels, labels[i])
 		}
 	}
 	return b
@@ -203,7 +204,7 @@ func recordedPredictions(t *testing.T, dir string) []int {
 // checkCollation: NewCandidates on the unpadded prefix+option sequences of
 // expected.json reproduces the reference collator's left-padded batch
 // (pad_to_multiple_of 8).
-func checkCollation(t *testing.T, dir string, want *objective.Candidates) {
+func checkCollation(t *testing.T, dir string, want *batch.Batch) {
 	e := readExpectedJSON(t, dir)
 	if e == nil || len(e.Candidates) == 0 {
 		t.Logf("%s: no expected.json candidates: collation not checked", dir)
@@ -232,14 +233,14 @@ func TestCandidatesValidate(t *testing.T) {
 		name       string
 		seqs       [][]int
 		ol, nopt   []int
-		labels     []int
+		labels     []int64
 		wantSubstr string
 	}{
 		{"option too long", [][]int{{2, 5}}, []int{2}, nil, nil, "option length"},
 		{"no option", [][]int{{2, 5}}, []int{0}, nil, nil, "option length"},
 		{"groups", [][]int{{2, 5}, {2, 6}, {2, 7}}, []int{1, 1, 1}, []int{2}, nil, "num_options"},
-		{"label", [][]int{{2, 5}, {2, 6}}, []int{1, 1}, []int{2}, []int{2}, "label 2"},
-		{"label count", [][]int{{2, 5}, {2, 6}}, []int{1, 1}, []int{2}, []int{0, 1}, "2 labels for 1 examples"},
+		{"label", [][]int{{2, 5}, {2, 6}}, []int{1, 1}, []int{2}, []int64{2}, "label 2"},
+		{"label count", [][]int{{2, 5}, {2, 6}}, []int{1, 1}, []int{2}, []int64{0, 1}, "2 labels for 1 examples"},
 	} {
 		_, err := objective.NewCandidates(c.seqs, c.ol, c.nopt, c.labels, 1, 8)
 		if err == nil || !strings.Contains(err.Error(), c.wantSubstr) {
@@ -272,7 +273,7 @@ func TestClassificationLossMixedGroups(t *testing.T) {
 		seqs = append(seqs, cd.InputIDs)
 		ol = append(ol, len(cd.OptionIDs))
 	}
-	loss := func(seqs [][]int, ol, nopt, labels []int) float64 {
+	loss := func(seqs [][]int, ol, nopt []int, labels []int64) float64 {
 		c, err := objective.NewCandidates(seqs, ol, nopt, labels, m.Config.PadID, 8)
 		if err != nil {
 			t.Fatal(err)
@@ -290,9 +291,9 @@ func TestClassificationLossMixedGroups(t *testing.T) {
 		}
 		return x
 	}
-	mixed := loss(seqs, ol, []int{2, 4}, []int{1, 3})
-	a := loss(seqs[:2], ol[:2], []int{2}, []int{1})
-	b := loss(seqs[2:], ol[2:], []int{4}, []int{3})
+	mixed := loss(seqs, ol, []int{2, 4}, []int64{1, 3})
+	a := loss(seqs[:2], ol[:2], []int{2}, []int64{1})
+	b := loss(seqs[2:], ol[2:], []int{4}, []int64{3})
 	if d := mixed - (a+b)/2; d > 1e-12 || d < -1e-12 {
 		t.Errorf("mixed-group loss %.15g, mean of the per-example losses %.15g", mixed, (a+b)/2)
 	}

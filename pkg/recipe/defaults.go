@@ -21,6 +21,7 @@ import (
 func Default(kind Kind) Recipe {
 	r := Recipe{
 		Model: Model{
+			Family:       FamilyRoBERTa,
 			DType:        Float32, // the reference's RoBERTa runs are fp32 (MEZO_SPEC §12.12)
 			TrainDropout: true,    // FT trains with the config's dropout 0.1 (§6)
 		},
@@ -75,6 +76,19 @@ func Default(kind Kind) Recipe {
 			NumPrefix:           5,     // the scripts' --num_prefix (run.py: 10)
 			PrefixInitByRealAct: true,  // the scripts pass --prefix_init_by_real_act
 			PrefixReparam:       false, // the scripts pass --no_reparam
+		},
+		// large_models (model.family opt): mezo.sh's and finetune.sh's data
+		// settings, run.py's max_length, train_as_classification, the mean
+		// score, and its BOS fix (id 0).
+		LargeModels: LargeModels{
+			NumTrain:     1000,
+			NumDev:       500,
+			NumEval:      1000,
+			TrainSetSeed: 0, // the scripts' SEED=0
+			Loss:         LMLossClassification,
+			Score:        LMScoreMean,
+			MaxLength:    2048,
+			BOS:          "large_models",
 		},
 	}
 	switch kind {
@@ -152,6 +166,9 @@ func fillDependent(r *Recipe, file string, set func(path string) bool) {
 		if r.Reference {
 			r.Method.SeedStream = SeedReferenceData
 		}
+	}
+	if r.Model.Family == FamilyOPT {
+		return // large_models' prompts: no LM-BFF template, mapping or lengths
 	}
 	// The task's run_fewshot.sh settings (lmbff's task table).
 	t, err := lmbff.LookupTask(r.Task.Name)

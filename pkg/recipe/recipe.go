@@ -25,10 +25,17 @@ type Recipe struct {
 	Output  Output  `yaml:"output"`
 	Runtime Runtime `yaml:"runtime"`
 	PEFT    PEFT    `yaml:"peft"`
+	// LargeModels is large_models' data and loss settings (model.family
+	// opt only).
+	LargeModels LargeModels `yaml:"largemodels"`
 }
 
 // Model says which weights to start from and how to run them.
 type Model struct {
+	// Family is roberta (MeZO's medium_models: LM-BFF prompts) or opt
+	// (large_models: a decoder scoring candidates; see LargeModels). It
+	// must agree with the model's config.json model_type.
+	Family Family `yaml:"family"`
 	// Path is a Hugging Face model directory or a name in the Hugging Face
 	// cache (the reference's --model_name_or_path). Required.
 	Path string `yaml:"path"`

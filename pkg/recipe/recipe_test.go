@@ -50,7 +50,7 @@ func TestUnknownKeyNamesFileAndLine(t *testing.T) {
 	_, err := Decode("recipes/x.yaml", []byte(src))
 	wantErrors(t, err,
 		`recipes/x.yaml:5: optim: unknown key "lrr" (did you mean "lr"?) (known: name, lr, weight_decay, adam_beta1, adam_beta2, adam_epsilon, schedule, warmup_steps, warmup_ratio, max_grad_norm, batch_size, gradient_accumulation_steps, drop_last, max_steps, max_zo_forward_steps, epochs, seed, momentum, dampening, nesterov)`,
-		`recipes/x.yaml:6: unknown key "modle" (did you mean "model"?) (known: name, description, reference, model, task, method, optim, eval, output, runtime, peft)`)
+		`recipes/x.yaml:6: unknown key "modle" (did you mean "model"?) (known: name, description, reference, model, task, method, optim, eval, output, runtime, peft, largemodels)`)
 }
 
 func TestWrongTypeNamesFileLineAndField(t *testing.T) {
@@ -76,7 +76,7 @@ runtime:
 		`recipes/x.yaml:8: optim.max_steps: expected an integer, got "10.5"`,
 		`recipes/x.yaml:9: optim.batch_size: expected an integer, got "64"`,
 		`recipes/x.yaml:11: eval.during_training: expected true or false, got "yes"`,
-		`recipes/x.yaml:12: model: expected a mapping of path, init_state, head, dtype, train_dropout, pretrain, got a list`,
+		`recipes/x.yaml:12: model: expected a mapping of family, path, init_state, head, dtype, train_dropout, pretrain, got a list`,
 		`recipes/x.yaml:15: runtime.threads: expected an integer, got a mapping`)
 }
 

@@ -83,10 +83,13 @@ func (r *Recipe) Validate() error {
 	}
 	oneOf(&p, "model.head", m.Head, HeadPrompt, HeadClassification)
 	oneOf(&p, "model.dtype", m.DType, Float32, Float64, BFloat16, Float16)
+	decoder := r.validateFamily(&p)
 
 	// task
 	task, err := lmbff.LookupTask(t.Name)
-	if t.Name == "" {
+	if decoder {
+		// large_models' tasks and prompts (validateFamily checked them).
+	} else if t.Name == "" {
 		p.add("task.name", "required: one of %s", strings.Join(lmbff.TaskNames(), ", "))
 	} else if err != nil {
 		p.add("task.name", "unknown task %q (known: %s)", t.Name, strings.Join(lmbff.TaskNames(), ", "))
@@ -95,7 +98,9 @@ func (r *Recipe) Validate() error {
 		p.add("task.data_dir", "required: the k-shot split directory (e.g. --set task.data_dir=data/k-shot-1k-test/SST-2/16-42)")
 	}
 	mode, err := lmbff.ParseMode(string(t.FewShotType))
-	if err != nil {
+	if decoder {
+		// validateFamily refused every mode but prompt.
+	} else if err != nil {
 		oneOf(&p, "task.few_shot_type", t.FewShotType, lmbff.ModePrompt, lmbff.ModePromptDemo, lmbff.ModeFinetune)
 	} else {
 		wantHead := HeadPrompt

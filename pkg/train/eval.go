@@ -30,21 +30,54 @@ type EvalRecord struct {
 	Correct int // examples whose argmax equals the label
 }
 
+// HasSplit reports whether the session loaded split (dev or test).
+func (s *Session) HasSplit(split string) bool {
+	if s.LM != nil {
+		return s.LM.split(split) != nil
+	}
+	switch split {
+	case "dev":
+		return s.Dev != nil
+	case "test":
+		return s.Test != nil
+	}
+	return false
+}
+
+// trainLen is the number of training examples.
+func (s *Session) trainLen() int {
+	if s.LM != nil {
+		return len(s.LM.Train)
+	}
+	return s.Train.Len()
+}
+
+// EvaluateSplit evaluates split (dev or test) with the model as it is.
+func (s *Session) EvaluateSplit(split string, step int) (*EvalRecord, error) {
+	if s.LM != nil {
+		return s.evaluateCandidates(split, step)
+	}
+	d := s.Dev
+	if split == "test" {
+		d = s.Test
+	}
+	return s.Evaluate(d, split, step)
+}
+
 // Evaluate runs the model on every feature of d in order, in batches of
 // eval.batch_size, in inference mode, and computes the task's metrics.
 func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecord, error) {
 	if d == nil {
 		return nil, fmt.Errorf("train: no %s split loaded", split)
 	}
-	if s.global != nil {
-		// The evaluation DataLoader's iterator draws its base seed from
-		// torch's global generator, which fine-tuning's dropout also uses.
-		if _, err := s.global.Random64(); err != nil {
-			return nil, err
-		}
+	if err := s.ensureNet(); err != nil {
+		return nil, err
+	}
+	if err := s.evalSeed(); err != nil {
+		return nil, err
 	}
 	bs := s.Recipe.Eval.BatchSize
-	C := s.Objective.Classes()
+	C := s.Net.Classes()
 	rec := &EvalRecord{Step: step, Split: split, Classes: C}
 	var means []float32
 	var sizes []int
@@ -63,7 +96,7 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 		if err != nil {
 			return nil, err
 		}
-		lg, loss, err := s.Objective.Eval(&b)
+		lg, loss, err := s.Net.Eval(&b)
 		if err != nil {
 			return nil, fmt.Errorf("train: %s evaluation at step %d: %w", split, step, err)
 		}
@@ -94,9 +127,28 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 			rec.Targets = append(rec.Targets, f.Target)
 		}
 	}
-	preds, err := metrics.Argmax(logits, C)
-	if err != nil {
+	if err := s.score(rec); err != nil {
 		return nil, err
+	}
+	return rec, nil
+}
+
+// evalSeed is the evaluation DataLoader's draw: its iterator takes its base
+// seed from torch's global generator, which fine-tuning's dropout also uses.
+func (s *Session) evalSeed() error {
+	if s.global == nil {
+		return nil
+	}
+	_, err := s.global.Random64()
+	return err
+}
+
+// score fills rec's predictions' metrics and the dev objective from its
+// logits and labels (and targets).
+func (s *Session) score(rec *EvalRecord) error {
+	preds, err := metrics.Argmax(rec.Logits, rec.Classes)
+	if err != nil {
+		return err
 	}
 	for i, p := range preds {
 		if p == rec.Labels[i] {
@@ -113,16 +165,16 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 		rec.Metrics, err = metrics.Compute(s.Metric, preds, rec.Labels)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if name := s.Recipe.Eval.Objective; name != "" && name != "auto" {
 		v, ok := rec.Metrics.Get(name)
 		if !ok {
-			return nil, fmt.Errorf("eval.objective: %s has no metric %q", s.Task.Name, name)
+			return fmt.Errorf("eval.objective: %s has no metric %q", s.Recipe.Task.Name, name)
 		}
 		rec.ObjectiveName, rec.Objective = name, v
 	} else if rec.ObjectiveName, rec.Objective, err = metrics.DevObjective(rec.Metrics); err != nil {
-		return nil, err
+		return err
 	}
-	return rec, nil
+	return nil
 }

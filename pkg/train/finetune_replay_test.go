@@ -81,7 +81,7 @@ func replayFineTuningDir(t *testing.T, dir string) {
 	reftest.Must(t, err)
 	defer ob.Close()
 	// The library's fine-tuning step (what `mezo run` drives).
-	ft := &train.FineTune{Objective: ob, Params: pl, Opt: opt, Sched: sched, MaxNorm: fx.Args.MaxGradNorm, Dropout: gen, Train: true}
+	ft := &train.FineTune{Net: &train.RobertaNet{Model: m, Objective: ob}, Params: pl, Opt: opt, Sched: sched, MaxNorm: fx.Args.MaxGradNorm, Dropout: gen, Train: true}
 	exact := 0
 	for k, st := range fx.Steps {
 		if _, err := gen.Random64(); err != nil { // the epoch's DataLoader base seed

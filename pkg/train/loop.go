@@ -85,6 +85,9 @@ func Loop(s *Session, h Hooks, teacher *Teacher) (*Outcome, error) {
 
 // LoopWith is Loop with checkpoints, resumption and interruption.
 func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
+	if err := s.ensureNet(); err != nil {
+		return nil, err
+	}
 	teacher := lo.Teacher
 	r := s.Recipe
 	o := r.Optim
@@ -93,12 +96,12 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 	if r.Method.Kind == recipe.ZeroShot {
 		return out, s.finalEvals(out, h)
 	}
-	if r.Eval.AtStart && s.Dev != nil {
+	if r.Eval.AtStart && s.HasSplit("dev") {
 		// Before any generator exists, so it draws nothing from the run's
 		// streams. A resumed run evaluates the initial model again (the
 		// checkpoint is restored below) for result.json, but its eval line
 		// is already in metrics.jsonl.
-		ev, err := s.Evaluate(s.Dev, "dev", 0)
+		ev, err := s.EvaluateSplit("dev", 0)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +110,7 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 			h.Eval(ev, s)
 		}
 	}
-	n := s.Train.Len()
+	n := s.trainLen()
 	perEpoch := (n + o.BatchSize - 1) / o.BatchSize
 	if o.DropLast {
 		perEpoch = n / o.BatchSize
@@ -219,10 +222,10 @@ func LoopWith(s *Session, h Hooks, lo LoopOptions) (*Outcome, error) {
 	// evalDev is the evaluation schedule's test (global_step % eval_steps
 	// == 0 after the step) and the best-dev snapshot.
 	evalDev := func() error {
-		if !r.Eval.DuringTraining || r.Eval.Steps <= 0 || out.GlobalStep%r.Eval.Steps != 0 || s.Dev == nil {
+		if !r.Eval.DuringTraining || r.Eval.Steps <= 0 || out.GlobalStep%r.Eval.Steps != 0 || !s.HasSplit("dev") {
 			return nil
 		}
-		ev, err := s.Evaluate(s.Dev, "dev", out.GlobalStep)
+		ev, err := s.EvaluateSplit("dev", out.GlobalStep)
 		if err != nil {
 			return err
 		}
@@ -505,14 +508,13 @@ func stopReason(steps, forwards bool) string {
 // finalEvals evaluates dev and test with the model as it now is.
 func (s *Session) finalEvals(out *Outcome, h Hooks) error {
 	for _, sp := range []struct {
-		d    *lmbff.Dataset
 		name string
 		dst  **EvalRecord
-	}{{s.Dev, "dev", &out.Dev}, {s.Test, "test", &out.Test}} {
-		if sp.d == nil || (sp.name == "dev" && !s.Recipe.Eval.DoEval) {
+	}{{"dev", &out.Dev}, {"test", &out.Test}} {
+		if !s.HasSplit(sp.name) || (sp.name == "dev" && !s.Recipe.Eval.DoEval) {
 			continue
 		}
-		ev, err := s.Evaluate(sp.d, sp.name, out.GlobalStep)
+		ev, err := s.EvaluateSplit(sp.name, out.GlobalStep)
 		if err != nil {
 			return err
 		}
@@ -529,6 +531,9 @@ func (s *Session) finalEvals(out *Outcome, h Hooks) error {
 // demonstration context from rng, as the reference's __getitem__ does) and
 // collates them.
 func (s *Session) trainBatch(idx []int, rng lmbff.Permuter) (*batch.Batch, error) {
+	if s.LM != nil {
+		return s.LM.trainBatch(idx)
+	}
 	fs := make([]lmbff.Feature, len(idx))
 	for i, j := range idx {
 		f, err := s.Train.Get(j, rng)

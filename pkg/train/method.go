@@ -6,8 +6,6 @@ import (
 
 	"github.com/gomezo/gomezo/cgo/torch"
 	"github.com/gomezo/gomezo/pkg/data/batch"
-	"github.com/gomezo/gomezo/pkg/model/roberta"
-	"github.com/gomezo/gomezo/pkg/objective"
 	"github.com/gomezo/gomezo/pkg/optim"
 	"github.com/gomezo/gomezo/pkg/probe"
 	"github.com/gomezo/gomezo/pkg/zo"
@@ -108,7 +106,8 @@ func (m *MeZO) Close() error { return nil }
 // (dropout on, masks from the run's global generator), backward, gradient
 // clipping, an optimizer step at the schedule's rate, zero_grad.
 type FineTune struct {
-	Objective *objective.Objective
+	// Net is the model and objective whose training forward is taken.
+	Net Net
 	// Params are the trainable tensors (requires_grad set), Opt's list.
 	Params  *torch.ParamList
 	Opt     *torch.Optimizer
@@ -132,11 +131,11 @@ func NewFineTune(s *Session, global *torch.Generator, totalSteps int) (*FineTune
 		opt.Close()
 		return nil, err
 	}
-	if err := s.Model.Params.SetRequiresGrad(true); err != nil {
+	if err := s.Net.Params().SetRequiresGrad(true); err != nil {
 		opt.Close()
 		return nil, err
 	}
-	return &FineTune{Objective: s.Objective, Params: s.Params, Opt: opt, Sched: sched, MaxNorm: o.MaxGradNorm, Dropout: global,
+	return &FineTune{Net: s.Net, Params: s.Params, Opt: opt, Sched: sched, MaxNorm: o.MaxGradNorm, Dropout: global,
 		Train: s.Recipe.Model.TrainDropout}, nil
 }
 
@@ -155,11 +154,7 @@ func (f *FineTune) Step(b *batch.Batch, _ uint64, k int) (StepRecord, error) {
 // divided loss and rec.LR the update's rate.
 func (f *FineTune) Accumulate(b *batch.Batch, _ StepEnv, k, steps int) (StepRecord, error) {
 	sc := torch.NewScope(torch.Grad)
-	fo := roberta.ForwardOptions{Train: f.Train}
-	if f.Train {
-		fo.DropoutGen = f.Dropout
-	}
-	loss, _ := f.Objective.Forward(sc, b, fo)
+	loss := f.Net.Forward(sc, b, f.Train, f.Dropout)
 	if steps > 1 {
 		loss = sc.DivScalar(loss, float64(steps))
 	}

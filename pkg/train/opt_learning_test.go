@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gomezo/gomezo/cgo/torch"
+	"github.com/gomezo/gomezo/pkg/data/batch"
 	"github.com/gomezo/gomezo/pkg/hf"
 	"github.com/gomezo/gomezo/pkg/model/opt"
 	"github.com/gomezo/gomezo/pkg/objective"
@@ -30,7 +31,7 @@ const (
 
 // cueExamples makes n prompts [0, filler…, cue, filler…] whose cue decides
 // the label, as candidate sequences prompt+option for both options.
-func cueExamples(rng *rand.Rand, n int) (seqs [][]int, optionLen, numOptions, labels []int) {
+func cueExamples(rng *rand.Rand, n int) (seqs [][]int, optionLen, numOptions []int, labels []int64) {
 	options := [2]int{40, 41}
 	for i := 0; i < n; i++ {
 		label := rng.Intn(2)
@@ -46,7 +47,7 @@ func cueExamples(rng *rand.Rand, n int) (seqs [][]int, optionLen, numOptions, la
 			optionLen = append(optionLen, 1)
 		}
 		numOptions = append(numOptions, 2)
-		labels = append(labels, label)
+		labels = append(labels, int64(label))
 	}
 	return seqs, optionLen, numOptions, labels
 }
@@ -74,7 +75,7 @@ func tinyOPT(t *testing.T) (*opt.Model, *objective.CandidateObjective) {
 // learnOPT trains a fresh tiny OPT with step (called once per batch, k the
 // 0-based update) and returns the held-out classification loss before and
 // after, and the held-out accuracy after.
-func learnOPT(t *testing.T, steps int, step func(m *opt.Model, ob *objective.CandidateObjective, params *torch.ParamList, b *objective.Candidates, k int)) (before, after float32, acc float64) {
+func learnOPT(t *testing.T, steps int, step func(m *opt.Model, ob *objective.CandidateObjective, params *torch.ParamList, b *batch.Batch, k int)) (before, after float32, acc float64) {
 	t.Helper()
 	m, ob := tinyOPT(t)
 	defer m.Close()
@@ -112,7 +113,7 @@ func learnOPT(t *testing.T, steps int, step func(m *opt.Model, ob *objective.Can
 	}
 	hit := 0
 	for i, p := range pred {
-		if p == held.Labels[i] {
+		if int64(p) == held.Labels[i] {
 			hit++
 		}
 	}
@@ -121,7 +122,7 @@ func learnOPT(t *testing.T, steps int, step func(m *opt.Model, ob *objective.Can
 
 // runOPTMeZO trains with the efficient MeZO step at lr.
 func runOPTMeZO(t *testing.T, lr float64) (before, after float32, acc float64) {
-	return learnOPT(t, optLearnSteps, func(_ *opt.Model, ob *objective.CandidateObjective, params *torch.ParamList, b *objective.Candidates, k int) {
+	return learnOPT(t, optLearnSteps, func(_ *opt.Model, ob *objective.CandidateObjective, params *torch.ParamList, b *batch.Batch, k int) {
 		if _, err := zo.Step(params, func() (float32, error) { return ob.Loss(b) }, uint64(1000+k), zo.Config{Eps: optLearnEps, LR: lr}); err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +155,7 @@ func TestFineTuneLearnsOPTCandidates(t *testing.T) {
 			adam.Close()
 		}
 	}()
-	b, a, acc := learnOPT(t, 60, func(m *opt.Model, ob *objective.CandidateObjective, params *torch.ParamList, c *objective.Candidates, k int) {
+	b, a, acc := learnOPT(t, 60, func(m *opt.Model, ob *objective.CandidateObjective, params *torch.ParamList, c *batch.Batch, k int) {
 		if adam == nil {
 			if err := m.Params.SetRequiresGrad(true); err != nil {
 				t.Fatal(err)

@@ -14,8 +14,11 @@ import (
 // does (MEZO_SPEC §3.3): LoRA freezes the backbone's non-LoRA tensors and
 // keeps the LM head and the classifier trainable, or with peft.lora_only
 // trains the LoRA matrices alone; prefix tuning trains the prefixes alone.
-// Random draws come from a generator seeded with the run seed.
-func (s *Session) applyAdapters() error {
+// For OPT (host an *opt.Model) both train the adapters alone, as
+// large_models does. Random draws come from a generator seeded with the run
+// seed.
+func (s *Session) applyAdapters(host peft.Host, vocab int) error {
+	decoder := s.Recipe.Model.Family == recipe.FamilyOPT
 	pe := s.Recipe.PEFT
 	if pe.Kind == recipe.PEFTNone || pe.Kind == "" {
 		if s.adapterState != nil && len(s.adapterState.Names) > 0 {
@@ -28,21 +31,21 @@ func (s *Session) applyAdapters() error {
 		return err
 	}
 	defer gen.Close()
-	ps := s.Model.Params
+	ps := host.ParamSet()
 	switch pe.Kind {
 	case recipe.PEFTLoRA:
-		if s.LoRA, err = peft.ApplyLoRA(s.Model, peft.LoRAConfig{R: pe.LoRAR, Alpha: pe.LoRAAlpha}, gen); err != nil {
+		if s.LoRA, err = peft.ApplyLoRA(host, peft.LoRAConfig{R: pe.LoRAR, Alpha: pe.LoRAAlpha}, gen); err != nil {
 			return fmt.Errorf("peft: %w", err)
 		}
-		if pe.LoRAOnly {
+		if pe.LoRAOnly || decoder {
 			_, err = ps.TrainOnly(`\.lora_[AB]$`)
 		} else if _, err = ps.Freeze(`^roberta\.`); err == nil {
 			_, err = ps.Unfreeze(`\.lora_[AB]$`)
 		}
 	case recipe.PEFTPrefix:
 		cfg := peft.PrefixConfig{Num: pe.NumPrefix, InitByRealAct: pe.PrefixInitByRealAct, Reparam: pe.PrefixReparam,
-			Vocab: s.Model.Config.VocabSize}
-		if s.Prefix, err = peft.ApplyPrefix(s.Model, cfg, gen); err != nil {
+			Vocab: vocab}
+		if s.Prefix, err = peft.ApplyPrefix(host, cfg, gen); err != nil {
 			return fmt.Errorf("peft: %w", err)
 		}
 		_, err = ps.TrainOnly(`\.prefix_`)

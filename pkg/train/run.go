@@ -199,7 +199,7 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		},
 	}
 	if r.Method.Kind != recipe.ZeroShot && o.Log != nil {
-		fmt.Fprintf(o.Log, "training %d of %d parameter tensors (%s) with %s\n", len(s.Names), s.Model.Params.Len(), trainedSet(s), r.Method.Kind)
+		fmt.Fprintf(o.Log, "training %d of %d parameter tensors (%s) with %s\n", len(s.Names), s.Net.Params().Len(), trainedSet(s), r.Method.Kind)
 	}
 	save := func(c *Checkpoint) error {
 		if err := ml.flush(); err != nil {
@@ -214,7 +214,7 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 	}
 	var trained func() error
 	if r.Output.SaveFinal {
-		trained = func() error { return s.Model.Save(filepath.Join(dir, FinalFile), nil) }
+		trained = func() error { return s.Net.Save(filepath.Join(dir, FinalFile), nil) }
 	}
 	out, err := LoopWith(s, hooks, LoopOptions{Teacher: o.Teacher, Resume: resume, Save: save,
 		CheckpointEvery: r.Output.CheckpointEvery, Stop: o.Stop, Trained: trained})
@@ -228,7 +228,7 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 		return nil, err
 	}
 	if r.Output.SaveBest {
-		if err := s.Model.Save(filepath.Join(dir, BestFile), map[string]string{"gomezo_best_step": fmt.Sprint(out.BestStep)}); err != nil {
+		if err := s.Net.Save(filepath.Join(dir, BestFile), map[string]string{"gomezo_best_step": fmt.Sprint(out.BestStep)}); err != nil {
 			return nil, err
 		}
 	}
@@ -341,7 +341,7 @@ func sortedKeys(ms ...map[string]any) []string {
 
 // trainedSet says in words which parameters a session trains.
 func trainedSet(s *Session) string {
-	if len(s.Names) == s.Model.Params.Len() {
+	if len(s.Names) == s.Net.Params().Len() {
 		return "every parameter"
 	}
 	switch {
@@ -349,6 +349,8 @@ func trainedSet(s *Session) string {
 		return "the head the probe writes"
 	case s.Recipe.PEFT.Kind != recipe.PEFTNone && s.Recipe.PEFT.Kind != "":
 		return string(s.Recipe.PEFT.Kind) + "'s set"
+	case s.Model == nil:
+		return "all but the frozen ones"
 	case s.Recipe.Model.Head == recipe.HeadClassification && s.Model.Opts.Head == roberta.Prompt:
 		return "all but the unused pooler and LM head"
 	}

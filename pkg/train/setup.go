@@ -48,12 +48,22 @@ type Session struct {
 	LoRA         *peft.LoRA
 	Prefix       *peft.Prefix
 	adapterState *hf.StateDict
+	// Net is the model with its objective, what the loop trains and
+	// evaluates whatever the family: a RobertaNet over Model and Objective,
+	// or an OPTNet (model.family opt; Model and Objective are then nil, the
+	// LM-BFF fields too, and LM holds the data).
+	Net Net
+	// LM is large_models' task and encoded splits (model.family opt).
+	LM *LMData
 }
 
 // Close frees the session's tensors.
 func (s *Session) Close() error {
 	if s == nil {
 		return nil
+	}
+	if s.Net != nil {
+		return errors.Join(s.Params.Close(), s.Net.Close())
 	}
 	return errors.Join(s.Params.Close(), s.Objective.Close(), s.Model.Close())
 }
@@ -84,6 +94,20 @@ func newSession(r *recipe.Recipe, notes io.Writer) (*Session, error) {
 		return nil, fmt.Errorf("runtime.device: %w", err)
 	}
 	s := &Session{Recipe: r, Device: dev}
+	modelDir, err := resolveModel(r, notes)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFamily(r, modelDir); err != nil {
+		return nil, err
+	}
+	if r.Model.Family == recipe.FamilyOPT {
+		if err := s.buildOPT(modelDir); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
+	}
 	if s.Task, err = lmbff.LookupTask(r.Task.Name); err != nil {
 		return nil, fmt.Errorf("task.name: %w", err)
 	}
@@ -96,10 +120,6 @@ func newSession(r *recipe.Recipe, notes io.Writer) (*Session, error) {
 			field = "method.from_linearhead"
 		}
 		return nil, fmt.Errorf("%s: linear probing of %s, a regression task, is not supported (the reference fits a least-squares head there)", field, s.Task.Name)
-	}
-	modelDir, err := resolveModel(r, notes)
-	if err != nil {
-		return nil, err
 	}
 	if s.Tok, err = tokenizer.Load(modelDir); err != nil {
 		return nil, fmt.Errorf("model.path: tokenizer: %w", err)
@@ -238,7 +258,7 @@ func (s *Session) loadModel(modelDir string) error {
 	} else if s.Model, err = roberta.Load(modelDir, "", opts); err != nil {
 		return fmt.Errorf("model.path: %w", err)
 	}
-	if err := s.applyAdapters(); err != nil {
+	if err := s.applyAdapters(s.Model, s.Model.Config.VocabSize); err != nil {
 		return err
 	}
 	if s.Objective, err = objective.New(s.Model, objective.Options{Kind: kind, LabelWords: s.LabelWords,
@@ -246,6 +266,7 @@ func (s *Session) loadModel(modelDir string) error {
 		Precision: precision(r.Runtime.Precision)}); err != nil {
 		return err
 	}
+	s.Net = &RobertaNet{Model: s.Model, Objective: s.Objective}
 	if opts.Head == roberta.Prompt && !r.Quirks().TrainUnusedHeads {
 		// The prompt loss never reads the pooler or the classifier (the
 		// bare classifier's never reads the pooler or the LM head): the
@@ -268,13 +289,21 @@ func (s *Session) loadModel(modelDir string) error {
 			return err
 		}
 	}
-	if s.Params, err = s.Model.Params.TrainableList(); err != nil {
+	return s.trainableList()
+}
+
+// trainableList collects the net's trainable tensors (the z stream's
+// order) and their names.
+func (s *Session) trainableList() error {
+	ps := s.Net.Params()
+	var err error
+	if s.Params, err = ps.TrainableList(); err != nil {
 		return err
 	}
-	if err := s.Params.SetZStream(zStream(r.Runtime.ZStream)); err != nil {
+	if err := s.Params.SetZStream(zStream(s.Recipe.Runtime.ZStream)); err != nil {
 		return err
 	}
-	for _, p := range s.Model.Params.Trainable() {
+	for _, p := range ps.Trainable() {
 		s.Names = append(s.Names, p.Name)
 	}
 	return nil
@@ -282,6 +311,9 @@ func (s *Session) loadModel(modelDir string) error {
 
 // Describe is what `mezo run --dry-run` prints about a session.
 func (s *Session) Describe() string {
+	if s.LM != nil {
+		return s.describeOPT()
+	}
 	var b strings.Builder
 	all, trainable, _ := s.Model.Params.Numel()
 	head := string(s.Recipe.Model.Head)

@@ -15,13 +15,16 @@ import (
 // optimizer, stored z and the variants, or fine-tuning (dropout masks from
 // global) over totalSteps.
 func NewMethod(s *Session, global *torch.Generator, totalSteps int, teacher *Teacher) (Method, error) {
+	if err := s.ensureNet(); err != nil {
+		return nil, err
+	}
 	r := s.Recipe
 	switch r.Method.Kind {
 	case recipe.MeZO:
 		if needsZOTrainer(r.Method) {
 			return NewZOTrainer(s, totalSteps, teacher)
 		}
-		return &MeZO{Params: s.Params, Loss: s.Objective.Loss, Teacher: teacher,
+		return &MeZO{Params: s.Params, Loss: s.Net.Loss, Teacher: teacher,
 			Config: zo.Config{Eps: r.Method.Eps, LR: r.Optim.LR, WeightDecay: r.Optim.WeightDecay,
 				SeparateRestore: r.Quirks().RestorePass}}, nil
 	case recipe.FT:
@@ -40,7 +43,7 @@ func (s *Session) stepEnv(global *torch.Generator, stream, demos *nprand.RandomS
 		Seed: func() uint64 { return uint64(stream.Randint(1000000000)) }}
 	if s.Recipe.Method.FreshBatchPerSample {
 		env.Fresh = func(seed uint64) (*batch.Batch, error) {
-			perm := nprand.New(uint32(seed)).Permutation(s.Train.Len())
+			perm := nprand.New(uint32(seed)).Permutation(s.trainLen())
 			return s.trainBatch(perm[:min(s.Recipe.Optim.BatchSize, len(perm))], demos)
 		}
 	}

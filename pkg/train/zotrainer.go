@@ -352,7 +352,7 @@ func needsZOTrainer(m recipe.Method) bool {
 func NewZOTrainer(s *Session, totalSteps int, teacher *Teacher) (*ZOTrainer, error) {
 	r := s.Recipe
 	me, o := r.Method, r.Optim
-	t := &ZOTrainer{Params: s.Params, Loss: s.Objective.Loss, Eps: me.Eps, Stored: !me.Efficient,
+	t := &ZOTrainer{Params: s.Params, Loss: s.Net.Loss, Eps: me.Eps, Stored: !me.Efficient,
 		LR: o.LR, WeightDecay: o.WeightDecay, ScaleLRWithSamples: me.ScaleLRWithSamples, Teacher: teacher,
 		Samples: SampleSchedule{Kind: me.SampleSchedule, N: me.Samples, MaxSteps: totalSteps}}
 	if me.ClipGrad {
