@@ -14,7 +14,8 @@ import (
 
 // TestQuickstart runs the README's main job, `mezo run
 // recipes/quickstart.yaml`, from the repository root as a user would (a
-// child process, a fresh cache directory, nothing from ../shared), for two
+// child process, a fresh cache directory, nothing from ../shared; one
+// thread), for two
 // seeds, and asks MeZO for a real gain: final dev accuracy at least 20
 // points above the step-0 (zero-shot prompt) accuracy. The second seed
 // reuses the pre-trained model from the cache.
@@ -31,7 +32,10 @@ func TestQuickstart(t *testing.T) {
 	cache := filepath.Join(tmp, "cache")
 	for i, seed := range []int{42, 13} {
 		out := filepath.Join(tmp, fmt.Sprint("run-", seed))
-		cmd := exec.Command(self, "--", "run", filepath.Join("recipes", "quickstart.yaml"),
+		// One intra-op thread: go test runs packages side by side, and
+		// libtorch's OpenMP threads on an oversubscribed machine slow the
+		// pre-training tenfold (the result does not depend on it).
+		cmd := exec.Command(self, "--", "--threads", "1", "run", filepath.Join("recipes", "quickstart.yaml"),
 			"--set", "output.dir="+out, "--set", fmt.Sprint("optim.seed=", seed))
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "MEZO_TEST_CHILD=1", "XDG_CACHE_HOME="+cache)
