@@ -59,6 +59,74 @@ func testPhiloxZVectorEqualsScalar(t *testing.T, simd string) {
 	}
 }
 
+// TestPhiloxPassesSameInEveryBuild: each CPU build of the passes (perturb,
+// fused restore+update, update; float32 and float64 tensors, sizes that
+// leave partial groups and short runs) leaves a parameter list in the same
+// state bit for bit.
+func TestPhiloxPassesSameInEveryBuild(t *testing.T) {
+	run := func() [][]float64 {
+		var ts []*Tensor
+		for i, s := range [][]int64{{1000, 37}, {5}, {131}, {64, 3}, {4096}} {
+			dt := Float32
+			if i == 3 {
+				dt = Float64
+			}
+			x, err := Randn(s, uint64(i+1), dt, CPU)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			ts = append(ts, x)
+		}
+		pl, err := NewParamList(ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pl.Close()
+		if err := pl.SetZStream(ZPhilox); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []float64{1, -2} {
+			if err := pl.Perturb(41, s, 1e-3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pl.RestoreUpdate(41, 1e-3, 3.5, 1e-2, 0.1); err != nil {
+			t.Fatal(err)
+		}
+		if err := pl.Update(42, -1.25, 1e-2, 0.01); err != nil {
+			t.Fatal(err)
+		}
+		var out [][]float64
+		for _, x := range ts {
+			x64, err := x.To(Float64, CPU)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := x64.Float64s()
+			x64.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	var ref [][]float64
+	eachPhiloxSIMD(t, func(simd string) {
+		got := run()
+		if ref == nil {
+			ref = got
+			return
+		}
+		for i := range ref {
+			if !slices.Equal(got[i], ref[i]) {
+				t.Errorf("%s: tensor %d differs from the portable build's", simd, i)
+			}
+		}
+	})
+}
+
 // BenchmarkPhiloxPass: one +a·z pass over a parameter list of MZ_BENCH_N
 // float32 elements (default 32M, beyond the caches), in the CPU build
 // MZ_BENCH_SIMD (default the widest) on MZ_BENCH_THREADS threads (default
