@@ -290,6 +290,12 @@ mz_err mz_philox_fill(mz_tensor t, uint64_t seed, int64_t index, int64_t offset,
 mz_err mz_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out);
 /* philox_cuda_kernels: *out = 1 when the shim has the CUDA kernels. */
 mz_err mz_philox_cuda_kernels(int *out);
+/* philox_simd: the CPU build of the philox passes, *out = 0 (portable, 8
+ * lanes of GCC vectors), 1 (AVX2) or 2 (AVX-512F); by default the widest the
+ * CPU has. want -1 only reads it; 0..2 chooses that build for the passes
+ * after (tests and benchmarks: every build gives the same values), an error
+ * where the CPU or this build has no such one. */
+mz_err mz_philox_simd(int want, int *out);
 /* params_scale_stored (zo_extra.cpp): a list z' with z'_i = z_i / c_i
  * (divide) or z_i * c_i, as torch's tensor-by-float operators round; c_i = 1
  * shares z_i itself. The reference's z/d_c perturbation and z·d_c gradient. */

@@ -1,19 +1,23 @@
 // philox.cpp: the counter-based z stream on the CPU (and the dispatch to the
 // CUDA kernel): one fused pass per call, z generated and applied element by
-// element in registers, no parameter-sized temporary, 8-wide SIMD (GCC
-// vector extensions; an AVX2 clone picked at load time where the CPU has
-// it), at::parallel_for over 32-element groups. The definition of z is in
-// philox.h. This file is compiled with -O3 -ffp-contract=off
+// element in registers, no parameter-sized temporary, SIMD, at::parallel_for
+// over 32-element groups. The definition of z is in philox.h. Three builds
+// of the CPU loop give the same values: the portable one here (8 lanes of
+// GCC vector extensions, SSE2 on x86-64), and on x86-64 philox_avx2.cpp
+// (AVX2 intrinsics) and philox_avx512.cpp (AVX-512F, 16 lanes), each
+// compiled for its instruction set alone; simd_level picks the widest the
+// CPU has when the first pass runs (nothing needs AVX at build time). This file is compiled with -O3 -ffp-contract=off
 // -fno-math-errno -fopenmp (Makefile): no fused multiply-adds, so every lane
 // rounds as the scalar code and the CUDA kernel do; OpenMP because ATen's
 // parallel_for is an inline OpenMP region in libtorch's OpenMP builds.
+#include <atomic>
 #include <cstring>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "common.h"
-#include "philox.h"
+#include "philox_cpu.h"
 #include "philox_cuda.h"
 
 #if defined(MZ_WITH_CUDA) && defined(MZ_WITH_CUDA_KERNELS)
@@ -23,80 +27,42 @@
 
 namespace mzphilox {
 
-// vector_groups is scalar_group in 8 lanes for kILP consecutive groups
-// g, g+1, ... at once (out holds kILP·32 values).
-constexpr int kILP = 2;
-MZ_VI void vector_groups(uint64_t seed, uint32_t t, uint64_t g, float *out) {
-  const u32v lane = {0, 1, 2, 3, 4, 5, 6, 7};
-  u32v c0[kILP], c1[kILP], c2[kILP], c3[kILP];
-  for (int j = 0; j < kILP; j++) {
-    uint64_t n = (g + j) * kLanes;  // a multiple of 8: lo32(n) + 7 does not carry
-    c0[j] = static_cast<uint32_t>(n) + lane;
-    c1[j] = u32v{} + static_cast<uint32_t>(n >> 32);
-    c2[j] = u32v{} + t;
-    c3[j] = u32v{} + kTag;
-  }
-  philox4x32_10<kILP>(c0, c1, c2, c3, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-  for (int j = 0; j < kILP; j++) {
-    f32v z[4];
-    box_muller<u32v, i32v, f32v>(c0[j], c1[j], z[0], z[1]);
-    box_muller<u32v, i32v, f32v>(c2[j], c3[j], z[2], z[3]);
-    std::memcpy(out + j * kGroup, z, sizeof z);
-  }
+namespace portable {
+MZ_PHILOX_RUN_DEFS(Batch8)
+}  // namespace portable
+
+// cpu_simd is the widest build the CPU (and the OS's saved vector state,
+// which __builtin_cpu_supports checks) can run.
+int cpu_simd() {
+#if defined(__x86_64__) && defined(MZ_X86_SIMD)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return kSimdAVX512;
+  if (__builtin_cpu_supports("avx2")) return kSimdAVX2;
+#endif
+  return kSimdPortable;
 }
 
-// range applies pass OP to elements [begin, end) of tensor t (x points at
-// element off): runs of kILP whole groups in vectors, the rest (partial
-// groups at either end, a short tail) with the scalar definition.
-template <int OP, typename T>
-MZ_VI void range(T *x, int64_t off, int64_t begin, int64_t end, uint64_t seed, uint32_t t, const Coef &k) {
-  auto d = [&](int64_t i) -> T & { return x[i - off]; };
-  alignas(32) float z[kILP * kGroup];
-  int64_t g = begin / kGroup;
-  for (; g * kGroup < end; g++) {
-    int64_t base = g * kGroup;
-    if (base >= begin && base + kILP * kGroup <= end) {
-      // kILP whole groups
-      vector_groups(seed, t, static_cast<uint64_t>(g), z);
-      if constexpr (std::is_same<T, float>::value) {
-        for (int l = 0; l < kILP * 4; l++) {
-          f32v th, zv;
-          std::memcpy(&th, &d(base + l * kLanes), sizeof th);
-          std::memcpy(&zv, z + l * kLanes, sizeof zv);
-          th = apply<OP, f32v, f32v>(th, zv, k);
-          std::memcpy(&d(base + l * kLanes), &th, sizeof th);
-        }
-      } else {
-        for (int i = 0; i < kILP * kGroup; i++) d(base + i) = apply<OP, T, float>(d(base + i), z[i], k);
-      }
-      g += kILP - 1;
-      continue;
-    }
-    // a partial group, or whole ones too few for a vector batch: scalar
-    scalar_group(seed, t, static_cast<uint64_t>(g), z);
-    int64_t lo = std::max(begin, base), hi = std::min(end, base + kGroup);
-    for (int64_t i = lo; i < hi; i++) d(i) = apply<OP, T, float>(d(i), z[i - base], k);
+// simd_level is the build passes use: the CPU's widest unless
+// mz_philox_simd chose a narrower one (tests, benchmarks). All of them give
+// the same values.
+std::atomic<int> g_simd{-1};
+int simd_level() {
+  int l = g_simd.load(std::memory_order_relaxed);
+  if (l < 0) {
+    l = cpu_simd();
+    g_simd.store(l, std::memory_order_relaxed);
   }
+  return l;
 }
 
-// run is range with the pass chosen at run time; the CPU's AVX2 clone is
-// picked when the library loads (ifunc), the default clone is SSE2.
+// run is a range of a pass in the build of the given level.
 template <typename T>
-__attribute__((target_clones("avx2", "default"))) void run(int op, T *d, int64_t off, int64_t begin, int64_t end, uint64_t seed,
-                                                           uint32_t t, Coef k) {
-  switch (op) {
-    case kFill: range<kFill>(d, off, begin, end, seed, t, k); break;
-    case kPerturb: range<kPerturb>(d, off, begin, end, seed, t, k); break;
-    case kUpdate: range<kUpdate>(d, off, begin, end, seed, t, k); break;
-    default: range<kRestoreUpdate>(d, off, begin, end, seed, t, k); break;
-  }
-}
-
-void run_f32(int op, float *d, int64_t off, int64_t begin, int64_t end, uint64_t seed, uint32_t t, Coef k) {
-  run<float>(op, d, off, begin, end, seed, t, k);
-}
-void run_f64(int op, double *d, int64_t off, int64_t begin, int64_t end, uint64_t seed, uint32_t t, Coef k) {
-  run<double>(op, d, off, begin, end, seed, t, k);
+void run(int level, int op, T *d, int64_t off, int64_t begin, int64_t end, uint64_t seed, uint32_t t, Coef k) {
+#if defined(__x86_64__) && defined(MZ_X86_SIMD)
+  if (level == kSimdAVX512) return avx512::run(op, d, off, begin, end, seed, t, k);
+  if (level == kSimdAVX2) return avx2::run(op, d, off, begin, end, seed, t, k);
+#endif
+  portable::run(op, d, off, begin, end, seed, t, k);
 }
 
 }  // namespace mzphilox
@@ -142,12 +108,13 @@ void philox_pass(const std::vector<PhiloxSlice> &ss, int op, uint64_t seed, mzph
     int64_t b0 = s.offset, e0 = s.offset + x.numel();
     int64_t g0 = b0 / kGroup, g1 = (e0 + kGroup - 1) / kGroup;
     void *base = x.data_ptr();
+    int level = simd_level();
     at::parallel_for(g0, g1, ggrain, [&](int64_t gb, int64_t ge) {
       int64_t b = std::max(b0, gb * kGroup), e = std::min(e0, ge * kGroup);
       if (f64) {
-        run_f64(op, static_cast<double *>(base), b0, b, e, seed, s.t, k);
+        run(level, op, static_cast<double *>(base), b0, b, e, seed, s.t, k);
       } else {
-        run_f32(op, static_cast<float *>(base), b0, b, e, seed, s.t, k);
+        run(level, op, static_cast<float *>(base), b0, b, e, seed, s.t, k);
       }
     });
   }
@@ -208,6 +175,17 @@ mz_err mz_philox_fill(mz_tensor h, uint64_t seed, int64_t t, int64_t offset, int
     if (grain <= 0 || grain % mzphilox::kGroup != 0)
       throw std::invalid_argument("philox_fill: grain must be a positive multiple of 32, got " + std::to_string(grain));
     mz::philox_pass({{mz::T(h), static_cast<uint32_t>(t), offset}}, mzphilox::kFill, seed, {0, 0, 0, 0}, grain);
+  })
+}
+
+mz_err mz_philox_simd(int want, int *got) {
+  MZ_TRY({
+    using namespace mzphilox;
+    int cpu = cpu_simd();
+    if (want > cpu) throw std::invalid_argument("philox simd level " + std::to_string(want) + ": this CPU (or this build) has only level " + std::to_string(cpu));
+    if (want >= 0) g_simd.store(want, std::memory_order_relaxed);
+    else if (want != -1) throw std::invalid_argument("philox simd level " + std::to_string(want));
+    *got = simd_level();
   })
 }
 

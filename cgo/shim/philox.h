@@ -21,11 +21,23 @@
 #pragma once
 
 #include <stdint.h>
+#if !defined(__CUDACC__)
+#include <string.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#endif
 
+// On the CPU every function here has internal linkage (static): the shim
+// compiles this header for several instruction sets (philox_cpu.h), and an
+// out-of-line copy built for AVX-512 must never be the one a portable caller
+// links to.
 #if defined(__CUDACC__)
 #define MZ_HD __host__ __device__ __forceinline__
 #else
-#define MZ_HD inline
+#define MZ_HD static inline
 #endif
 
 namespace mzphilox {
@@ -65,7 +77,7 @@ MZ_HD float self(bool c, float a, float b) { return c ? a : b; }
 MZ_HD int32_t seli(bool c, int32_t a, int32_t b) { return c ? a : b; }
 
 #if !defined(__CUDACC__)
-#define MZ_VI inline __attribute__((always_inline))
+#define MZ_VI static inline __attribute__((always_inline))
 // The CPU's 8-lane vector types (GCC vector extensions) and their overloads
 // of the helpers above, declared before the templates that use them.
 typedef uint32_t u32v __attribute__((vector_size(32)));
@@ -74,13 +86,36 @@ typedef float f32v __attribute__((vector_size(32)));
 
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
 // mulhilo: the high and low halves of a·m per lane, as even and odd lanes'
-// 32×32→64 products (vpmuludq on x86) recombined.
+// 32×32→64 products recombined. With AVX2 (philox_avx2.cpp) that is
+// vpmuludq on a and on a shifted down (it reads only each 64-bit lane's low
+// word, so no masking), the words put back with blends; with SSE2 (any
+// x86-64: the portable build there) the same in two 4-lane halves, the
+// words put back with unpacks; elsewhere the compiler has the multiplies.
 MZ_VI void mulhilo(u32v a, uint32_t m, u32v &hi, u32v &lo) {
+#if defined(__AVX2__)
+  const __m256i mv = _mm256_set1_epi32(static_cast<int>(m)), w = reinterpret_cast<__m256i>(a);
+  __m256i pe = _mm256_mul_epu32(w, mv), po = _mm256_mul_epu32(_mm256_srli_epi64(w, 32), mv);
+  hi = reinterpret_cast<u32v>(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xaa));
+  lo = reinterpret_cast<u32v>(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xaa));
+#elif defined(__SSE2__)
+  const __m128i mv = _mm_set1_epi32(static_cast<int>(m));
+  __m128i w[2], h[2], l[2];
+  memcpy(w, &a, sizeof w);
+  for (int i = 0; i < 2; i++) {
+    __m128i pe = _mm_mul_epu32(w[i], mv), po = _mm_mul_epu32(_mm_srli_epi64(w[i], 32), mv);
+    __m128i u = _mm_unpacklo_epi32(pe, po), v = _mm_unpackhi_epi32(pe, po);  // (lo, lo, hi, hi) of lanes 0, 1; of 2, 3
+    l[i] = _mm_unpacklo_epi64(u, v);
+    h[i] = _mm_unpackhi_epi64(u, v);
+  }
+  memcpy(&hi, h, sizeof h);
+  memcpy(&lo, l, sizeof l);
+#else
   const uint64_t low = 0xffffffffull;
   u64x4 w = reinterpret_cast<u64x4>(a);
   u64x4 pe = (w & low) * static_cast<uint64_t>(m), po = (w >> 32) * static_cast<uint64_t>(m);
   hi = reinterpret_cast<u32v>((pe >> 32) | (po & ~low));
   lo = reinterpret_cast<u32v>((pe & low) | (po << 32));
+#endif
 }
 MZ_VI f32v as_float(u32v u) { return reinterpret_cast<f32v>(u); }
 MZ_VI u32v as_uint(f32v f) { return reinterpret_cast<u32v>(f); }

@@ -7,6 +7,8 @@ import "C"
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"unsafe"
 )
 
@@ -85,4 +87,33 @@ func PhiloxCUDAKernels() bool {
 		return false
 	}
 	return v != 0
+}
+
+// philoxSIMDNames are the CPU builds of the philox passes, by level.
+var philoxSIMDNames = []string{"portable", "avx2", "avx512"}
+
+// PhiloxSIMD names the CPU build the philox passes run: "avx512"
+// (AVX-512F, 16 lanes), "avx2" or "portable" (8 lanes of GCC vectors); by
+// default the widest the CPU has. Every build gives the same values.
+func PhiloxSIMD() (string, error) {
+	var v C.int
+	if err := check("philox_simd", C.mz_philox_simd(-1, &v)); err != nil {
+		return "", err
+	}
+	if int(v) < 0 || int(v) >= len(philoxSIMDNames) {
+		return "", fmt.Errorf("philox_simd: unknown level %d", int(v))
+	}
+	return philoxSIMDNames[v], nil
+}
+
+// SetPhiloxSIMD chooses the CPU build of the philox passes that follow, by
+// name (PhiloxSIMD's); an error names the builds where this CPU lacks it.
+// For tests and benchmarks: the values do not depend on it.
+func SetPhiloxSIMD(name string) error {
+	level := slices.Index(philoxSIMDNames, name)
+	if level < 0 {
+		return fmt.Errorf("philox simd %q: want one of %s", name, strings.Join(philoxSIMDNames, ", "))
+	}
+	var v C.int
+	return check("philox_simd", C.mz_philox_simd(C.int(level), &v))
 }

@@ -145,10 +145,12 @@ type Result struct {
 	// PeakCUDABytes is the CUDA caching allocator's peak (CUDA only).
 	PeakCUDABytes int64  `json:"peak_cuda_bytes,omitempty"`
 	BLAS          string `json:"blas"`
-	// ZStream is the mezo mode's z stream; PassS the median time of one
+	// ZStream is the mezo mode's z stream (ZSIMD the CPU build of its
+	// philox passes: avx512, avx2 or portable); PassS the median time of one
 	// perturbation pass (of the timed steps), PassesPerStep how many a step
 	// makes, PassShare their share of the step.
 	ZStream       string  `json:"z_stream,omitempty"`
+	ZSIMD         string  `json:"z_simd,omitempty"`
 	PassS         float64 `json:"pass_s,omitempty"`
 	PassesPerStep int     `json:"passes_per_step,omitempty"`
 	PassShare     float64 `json:"pass_share,omitempty"`
@@ -274,6 +276,11 @@ func Run(o Options) (*Result, error) {
 	if o.Mode == "mezo" {
 		sort.Float64s(passS)
 		res.ZStream, res.PassesPerStep = o.Z.String(), tp.passes
+		if o.Z == torch.ZPhilox && !o.Device.CUDA {
+			if res.ZSIMD, err = torch.PhiloxSIMD(); err != nil {
+				return nil, err
+			}
+		}
 		res.PassS = passS[len(passS)/2]
 		res.PassShare = res.PassS * float64(tp.passes) / res.MedianStepS
 	}
@@ -390,8 +397,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "step\tmedian %.3f s (min %.3f, max %.3f) over %d steps; %.2f forward passes/s\n",
 		r.MedianStepS, r.MinStepS, r.MaxStepS, r.Steps, r.ForwardsPerS)
 	if r.PassesPerStep > 0 {
+		z := r.ZStream
+		if r.ZSIMD != "" {
+			z += ", " + r.ZSIMD
+		}
 		fmt.Fprintf(tw, "passes\t%d perturbation passes per step (z %s), median %.3f s each, %.0f%% of the step\n",
-			r.PassesPerStep, r.ZStream, r.PassS, 100*r.PassShare)
+			r.PassesPerStep, z, r.PassS, 100*r.PassShare)
 	}
 	fmt.Fprintf(tw, "memory\tpeak RSS %s; parameters %s; peak CPU tensors %s\n", mb(r.PeakRSSBytes), mb(r.ParamBytes), mb(r.PeakCPUTensorBytes))
 	fmt.Fprintf(tw, "growth\tRSS %s after warm-up, %s after %d steps (%+.1f MB)\n", mb(r.RSSWarmBytes), mb(r.RSSEndBytes), r.Steps,
