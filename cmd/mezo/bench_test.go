@@ -129,7 +129,7 @@ func TestBenchVsReference(t *testing.T) {
 	if err := json.Unmarshal(b, &top); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"step_ratio", "step_over_forwards", "memory_ratio", "ft_memory_ratio", "step_ratio_torch_z"} {
+	for _, k := range []string{"step_ratio", "step_over_forwards", "step_over_own_forwards", "memory_ratio", "ft_memory_ratio", "step_ratio_torch_z"} {
 		v, ok := top[k].(float64)
 		if !ok || !(v > 0) || math.IsInf(v, 0) {
 			t.Errorf("%s = %v, want a positive ratio at the top level of the JSON", k, top[k])

@@ -154,7 +154,11 @@ type Result struct {
 	PassS         float64 `json:"pass_s,omitempty"`
 	PassesPerStep int     `json:"passes_per_step,omitempty"`
 	PassShare     float64 `json:"pass_share,omitempty"`
-	Loss          float32 `json:"last_loss"`
+	// ForwardS is the median time of one forward pass (loss included) of
+	// the timed steps, infer and mezo modes: a MeZO step's own forwards,
+	// timed in the same process as its passes.
+	ForwardS float64 `json:"forward_s,omitempty"`
+	Loss     float32 `json:"last_loss"`
 }
 
 // Run builds the model and batch, runs one warm-up step and o.Steps timed
@@ -207,7 +211,17 @@ func Run(o Options) (*Result, error) {
 	tp := &timedParams{pl: pl, dev: o.Device}
 	var passS []float64
 	b := syntheticBatch(o.Batch, o.Seq, o.Vocab)
-	loss := func() (float32, error) { return ob.Loss(b) }
+	// fwdS times every forward pass of the timed steps (infer and mezo).
+	var fwdS []float64
+	timing := false
+	loss := func() (float32, error) {
+		t0 := time.Now()
+		l, err := ob.Loss(b)
+		if timing {
+			fwdS = append(fwdS, time.Since(t0).Seconds())
+		}
+		return l, err
+	}
 	var last float32
 	step := func(i int) error {
 		switch o.Mode {
@@ -250,6 +264,7 @@ func Run(o Options) (*Result, error) {
 	res := &Result{Mode: o.Mode, Device: o.Device.String(), DType: o.DType.String(), Precision: prec.String(), Params: params,
 		Hidden: o.Hidden, Layers: o.Layers, Heads: o.Heads, FFN: o.FFN, Vocab: o.Vocab, Batch: o.Batch, Seq: o.Seq,
 		Steps: o.Steps, ParamBytes: params * int64(o.DType.Size())}
+	timing = true
 	for i := 1; i <= o.Steps; i++ {
 		t0 := time.Now()
 		if err := step(i); err != nil {
@@ -272,6 +287,10 @@ func Run(o Options) (*Result, error) {
 	res.ForwardsPerS = 2 / res.MedianStepS
 	if o.Mode == "ft" {
 		res.ForwardsPerS = 1 / res.MedianStepS
+	}
+	if len(fwdS) > 0 {
+		sort.Float64s(fwdS)
+		res.ForwardS = fwdS[len(fwdS)/2]
 	}
 	if o.Mode == "mezo" {
 		sort.Float64s(passS)

@@ -86,6 +86,10 @@ type Summary struct {
 	StepRatioTorchZ float64 `json:"step_ratio_torch_z"`
 	// StepOverForwards is our MeZO step over our two forward passes.
 	StepOverForwards float64 `json:"step_over_forwards"`
+	// StepOverOwnForwards is our MeZO step over twice the median forward
+	// pass inside those same steps: the step's cost beyond its forwards
+	// without the process-to-process spread of the forward's speed.
+	StepOverOwnForwards float64 `json:"step_over_own_forwards"`
 	// ForwardRatio is our two forward passes over the reference's.
 	ForwardRatio float64 `json:"forward_ratio"`
 	// FTStepRatio is our fine-tuning step over the reference's.
@@ -193,6 +197,7 @@ func Compare(o CompareOptions) (*Comparison, error) {
 	s.StepRatio = c.Ours["mezo"].StepS() / c.Reference["mezo"].StepS()
 	s.StepRatioTorchZ = c.Ours["mezo-torch"].StepS() / c.Reference["mezo"].StepS()
 	s.StepOverForwards = c.Ours["mezo"].StepS() / c.Ours["infer"].StepS()
+	s.StepOverOwnForwards = c.Ours["mezo"].StepS() / (2 * c.Ours["mezo"].median(func(r *Result) float64 { return r.ForwardS }))
 	s.ForwardRatio = c.Ours["infer"].StepS() / c.Reference["infer"].StepS()
 	s.FTStepRatio = c.Ours["ft"].StepS() / c.Reference["ft"].StepS()
 	s.MemoryRatio = c.Ours["mezo"].PeakRSS() / c.Ours["infer"].PeakRSS()
@@ -271,6 +276,7 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 		{"MeZO step / reference's (philox z)", s.StepRatio},
 		{"MeZO step / reference's (torch z)", s.StepRatioTorchZ},
 		{"MeZO step / our two forwards", s.StepOverForwards},
+		{"MeZO step / its own two forwards", s.StepOverOwnForwards},
 		{"two forwards / reference's", s.ForwardRatio},
 		{"FT step / reference's", s.FTStepRatio},
 		{"MeZO peak / inference peak", s.MemoryRatio},
