@@ -14,7 +14,7 @@ case "${1:-}" in
 prepare)
   ./build.sh
   mkdir -p build/device
-  for p in cgo/torch pkg/model/roberta cmd/mezo; do
+  for p in cgo/torch pkg/model/roberta pkg/model/opt cmd/mezo; do
     go test -c -o "build/device/$(basename "$p").test" "./$p"
   done
   echo "device-check: carry bin/ and build/device/ (with the repository) to the device"
@@ -44,6 +44,8 @@ run)
     # the reference's step on the same GPU: bench/reference/reference_bench.py takes --device
     for m in infer mezo ft; do "$py" bench/reference/reference_bench.py --device cuda --mode $m --hidden 1024 --layers 24 --heads 16 --ffn 4096 --batch 64 --seq 128 --steps 3; done
     (cd pkg/model/roberta && ../../../build/device/roberta.test -test.v -test.run 'CUDA|Parity')
+    # OPT on CUDA in float32 and float16 (the MeZO OPT recipes' dtype)
+    (cd pkg/model/opt && ../../../build/device/opt.test -test.v -test.run 'CUDA')
   } 2>&1 | tee "$out/checks.log"
   ;;
 *)
