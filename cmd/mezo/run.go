@@ -71,7 +71,9 @@ func init() {
 				if err != nil {
 					return err
 				}
-				s, err := train.NewSession(r)
+				// Pre-training (model.pretrain) reports on stderr, so
+				// stdout stays the recipe and the session.
+				s, err := train.NewSessionNotes(r, c.App.ErrWriter)
 				if err != nil {
 					return err
 				}

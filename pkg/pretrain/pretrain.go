@@ -331,7 +331,7 @@ func makeBatch(tok *tokenizer.Tokenizer, seqs [][]int) mlmBatch {
 
 // cueAccuracy is Info.CueAccuracy on the cue-word lines of a corpus drawn
 // with seed (held out when it differs from the training seed).
-func cueAccuracy(m *roberta.Model, tok *tokenizer.Tokenizer, seed uint64, maxLen int) (acc float64, err error) {
+func cueAccuracy(m *roberta.Model, tok *tokenizer.Tokenizer, seed uint64, maxLen int) (float64, error) {
 	seqs, err := encodeCorpus(tok, seed, maxLen)
 	if err != nil {
 		return 0, err
@@ -354,24 +354,10 @@ func cueAccuracy(m *roberta.Model, tok *tokenizer.Tokenizer, seed uint64, maxLen
 	if len(rows) == 0 {
 		return 0, errors.New("pretrain: no held-out line ends in a cue word")
 	}
-	s := torch.NewScope(torch.NoGrad)
-	defer func() { err = errors.Join(err, s.Close()) }()
 	hit := 0
 	for i := 0; i < len(rows); i += 100 {
 		b := makeBatch(tok, rows[i:min(i+100, len(rows))])
-		sh := []int64{int64(b.B), int64(b.L)}
-		enc := m.Encode(s, roberta.Inputs{InputIDs: s.FromInt64s(b.IDs, sh, torch.CPU), AttentionMask: s.FromInt64s(b.Mask, sh, torch.CPU)}, roberta.ForwardOptions{})
-		if enc == nil {
-			return 0, s.Err()
-		}
-		flat := s.Reshape(enc.Last, -1, int64(m.Config.Hidden))
-		at := s.FromInt64s(b.At, []int64{int64(len(b.At))}, torch.CPU)
-		idx := s.FromInt64s([]int64{int64(cue[0]), int64(cue[1])}, []int64{2}, torch.CPU)
-		lg := s.IndexSelect(m.LMHead(s, s.IndexSelect(flat, 0, at)), 1, idx)
-		if err := s.Err(); err != nil {
-			return 0, err
-		}
-		v, err := lg.Float32s()
+		v, err := cueLogits(m, b, cue)
 		if err != nil {
 			return 0, err
 		}
@@ -380,23 +366,42 @@ func cueAccuracy(m *roberta.Model, tok *tokenizer.Tokenizer, seed uint64, maxLen
 				hit++
 			}
 		}
-		s.Free(enc.Last)
 	}
 	return float64(hit) / float64(len(rows)), nil
 }
 
-// mlmLoss is the masked-LM cross-entropy of b: the LM head applied to the
-// masked positions' last hidden states only. In s.
-func mlmLoss(s *torch.Scope, m *roberta.Model, b mlmBatch, dropoutSeed uint64) *torch.Tensor {
+// cueLogits is the two cue words' logits at each masked token of b,
+// row-major [masked tokens, 2], from an inference forward in its own scope.
+func cueLogits(m *roberta.Model, b mlmBatch, cue [2]int) (v []float32, err error) {
+	s := torch.NewScope(torch.NoGrad)
+	defer func() { err = errors.Join(err, s.Close()) }()
+	idx := s.FromInt64s([]int64{int64(cue[0]), int64(cue[1])}, []int64{2}, torch.CPU)
+	lg := s.IndexSelect(maskedLogits(s, m, b, roberta.ForwardOptions{}), 1, idx)
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	return lg.Float32s()
+}
+
+// maskedLogits is the LM head's logits [masked tokens, vocabulary] of b:
+// the head applied to the masked positions' last hidden states only. In s;
+// nil after an error (s.Err).
+func maskedLogits(s *torch.Scope, m *roberta.Model, b mlmBatch, fo roberta.ForwardOptions) *torch.Tensor {
 	sh := []int64{int64(b.B), int64(b.L)}
 	in := roberta.Inputs{InputIDs: s.FromInt64s(b.IDs, sh, torch.CPU), AttentionMask: s.FromInt64s(b.Mask, sh, torch.CPU)}
-	enc := m.Encode(s, in, roberta.ForwardOptions{Train: true, DropoutSeed: dropoutSeed})
+	enc := m.Encode(s, in, fo)
 	if enc == nil {
 		return nil
 	}
 	flat := s.Reshape(enc.Last, -1, int64(m.Config.Hidden))
 	at := s.FromInt64s(b.At, []int64{int64(len(b.At))}, torch.CPU)
-	logits := m.LMHead(s, s.IndexSelect(flat, 0, at))
+	return m.LMHead(s, s.IndexSelect(flat, 0, at))
+}
+
+// mlmLoss is the masked-LM cross-entropy of b, a training forward with
+// dropout. In s.
+func mlmLoss(s *torch.Scope, m *roberta.Model, b mlmBatch, dropoutSeed uint64) *torch.Tensor {
+	logits := maskedLogits(s, m, b, roberta.ForwardOptions{Train: true, DropoutSeed: dropoutSeed})
 	return s.CrossEntropy(logits, s.FromInt64s(b.Targets, []int64{int64(len(b.Targets))}, torch.CPU))
 }
 

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 
+	"github.com/gomezo/gomezo/pkg/data/batch"
 	"github.com/gomezo/gomezo/pkg/data/lmbff"
 	"github.com/gomezo/gomezo/pkg/metrics"
 )
@@ -76,16 +77,11 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 	if err := s.evalSeed(); err != nil {
 		return nil, err
 	}
-	bs := s.Recipe.Eval.BatchSize
 	C := s.Net.Classes()
 	rec := &EvalRecord{Step: step, Split: split, Classes: C}
-	var means []float32
-	var sizes []int
-	var logits []float32
-	for start := 0; start < d.Len(); start += bs {
-		end := min(start+bs, d.Len())
-		fs := make([]lmbff.Feature, 0, end-start)
-		for i := start; i < end; i++ {
+	logits, loss, err := s.evalPasses(d.Len(), split, step, func(lo, hi int) (*batch.Batch, error) {
+		fs := make([]lmbff.Feature, 0, hi-lo)
+		for i := lo; i < hi; i++ {
 			f, err := d.Get(i, nil)
 			if err != nil {
 				return nil, err
@@ -93,24 +89,12 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 			fs = append(fs, f)
 		}
 		b, err := lmbff.Collate(fs, s.Tok.PAD())
-		if err != nil {
-			return nil, err
-		}
-		lg, loss, err := s.Net.Eval(&b)
-		if err != nil {
-			return nil, fmt.Errorf("train: %s evaluation at step %d: %w", split, step, err)
-		}
-		logits = append(logits, lg...)
-		means = append(means, loss)
-		sizes = append(sizes, bs)
-	}
-	// eval_loss: the reference repeats each batch's mean by the dataloader's
-	// batch size, truncates to the split's size and averages.
-	sizes[len(sizes)-1] = d.Len() - bs*(len(sizes)-1)
-	var err error
-	if rec.Loss, err = metrics.EvalLoss(means, sizes); err != nil {
+		return &b, err
+	})
+	if err != nil {
 		return nil, err
 	}
+	rec.Loss = loss
 	if d.NumSample > 1 {
 		if logits, err = metrics.AverageSamples(logits, d.NumSample, C); err != nil {
 			return nil, err
@@ -131,6 +115,31 @@ func (s *Session) Evaluate(d *lmbff.Dataset, split string, step int) (*EvalRecor
 		return nil, err
 	}
 	return rec, nil
+}
+
+// evalPasses runs the inference passes of an evaluation over n examples,
+// eval.batch_size at a time (get collates examples [lo, hi)): the scores,
+// row-major, and eval_loss — the reference repeats each batch's mean by
+// its size (the dataloader's batch size, the remainder for the last),
+// truncates to the split's size and averages.
+func (s *Session) evalPasses(n int, split string, step int, get func(lo, hi int) (*batch.Batch, error)) ([]float32, float32, error) {
+	bs := s.Recipe.Eval.BatchSize
+	var scores, means []float32
+	var sizes []int
+	for lo := 0; lo < n; lo += bs {
+		hi := min(lo+bs, n)
+		b, err := get(lo, hi)
+		if err != nil {
+			return nil, 0, err
+		}
+		sc, loss, err := s.Net.Eval(b)
+		if err != nil {
+			return nil, 0, fmt.Errorf("train: %s evaluation at step %d: %w", split, step, err)
+		}
+		scores, means, sizes = append(scores, sc...), append(means, loss), append(sizes, hi-lo)
+	}
+	loss, err := metrics.EvalLoss(means, sizes)
+	return scores, loss, err
 }
 
 // evalSeed is the evaluation DataLoader's draw: its iterator takes its base

@@ -247,28 +247,16 @@ func (s *Session) evaluateCandidates(split string, step int) (*EvalRecord, error
 	if err := s.evalSeed(); err != nil {
 		return nil, err
 	}
-	bs := s.Recipe.Eval.BatchSize
 	rec := &EvalRecord{Step: step, Split: split, Classes: s.Net.Classes()}
-	var means []float32
-	var sizes []int
-	for start := 0; start < len(encs); start += bs {
-		idx := make([]int, 0, bs)
-		for i := start; i < min(start+bs, len(encs)); i++ {
+	var err error
+	rec.Logits, rec.Loss, err = s.evalPasses(len(encs), split, step, func(lo, hi int) (*batch.Batch, error) {
+		idx := make([]int, 0, hi-lo)
+		for i := lo; i < hi; i++ {
 			idx = append(idx, i)
 		}
-		b, err := s.LM.batch(encs, idx, false)
-		if err != nil {
-			return nil, err
-		}
-		sc, loss, err := s.Net.Eval(b)
-		if err != nil {
-			return nil, fmt.Errorf("train: %s evaluation at step %d: %w", split, step, err)
-		}
-		rec.Logits = append(rec.Logits, sc...)
-		means, sizes = append(means, loss), append(sizes, len(idx))
-	}
-	var err error
-	if rec.Loss, err = metrics.EvalLoss(means, sizes); err != nil {
+		return s.LM.batch(encs, idx, false)
+	})
+	if err != nil {
 		return nil, err
 	}
 	for _, e := range encs {

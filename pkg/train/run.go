@@ -118,7 +118,7 @@ func Run(r *recipe.Recipe, o RunOptions) (*Result, error) {
 	} else if err := CheckRunDir(dir, o.Overwrite || r.Output.Overwrite); err != nil {
 		return nil, err
 	}
-	s, err := newSession(r, o.Notes)
+	s, err := NewSessionNotes(r, o.Notes)
 	if err != nil {
 		return nil, err
 	}

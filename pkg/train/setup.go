@@ -72,11 +72,11 @@ func (s *Session) Close() error {
 // then builds the session. Everything that can be checked before a tensor is
 // allocated is: the device, the data directory, the template and label
 // words against the tokenizer, the label count against the task.
-func NewSession(r *recipe.Recipe) (*Session, error) { return newSession(r, nil) }
+func NewSession(r *recipe.Recipe) (*Session, error) { return NewSessionNotes(r, nil) }
 
-// newSession is NewSession with a writer for the status lines of a long
-// set-up step (model.pretrain's pre-training); nil is silent.
-func newSession(r *recipe.Recipe, notes io.Writer) (*Session, error) {
+// NewSessionNotes is NewSession with a writer for the status lines of a
+// long set-up step (model.pretrain's pre-training); nil is silent.
+func NewSessionNotes(r *recipe.Recipe, notes io.Writer) (*Session, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
